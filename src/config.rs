@@ -1,0 +1,763 @@
+//! Pipe variables → a validated [`Config`], with every problem reported at once.
+//!
+//! Two stages, as in ripgrep's low/high arguments: `envy` reads [`RawVars`], where every
+//! field is an optional string so that nothing stops at the first bad value, and
+//! [`Config::from_vars`] turns them into typed values, collecting a [`Problem`] per bad
+//! variable. Nothing here talks to AWS; the only I/O is reading the `TASK_DEFINITION`
+//! file, so that a broken file is reported together with everything else.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Problem};
+use crate::image::ImageRef;
+use crate::secret::Secret;
+
+/// Default STS session length, as in aws-actions/configure-aws-credentials.
+pub const DEFAULT_ROLE_DURATION_SECONDS: i32 = 3600;
+/// Default `WAIT_TIMEOUT`: long enough for a slow health check grace period and drain.
+pub const DEFAULT_WAIT_TIMEOUT_SECONDS: u64 = 1800;
+/// Default `WAIT_INTERVAL`.
+pub const DEFAULT_WAIT_INTERVAL_SECONDS: u64 = 5;
+
+/// The variables exactly as they arrived: blank counts as missing, nothing is parsed yet.
+#[derive(Debug, Default, Deserialize)]
+#[allow(missing_docs)]
+pub struct RawVars {
+    pub aws_default_region: Option<String>,
+    pub aws_region: Option<String>,
+    pub aws_oidc_role_arn: Option<String>,
+    pub aws_access_key_id: Option<String>,
+    pub aws_secret_access_key: Option<Secret>,
+    pub aws_session_token: Option<Secret>,
+    pub aws_role_session_name: Option<String>,
+    pub aws_role_duration_seconds: Option<String>,
+    pub aws_endpoint_url: Option<String>,
+    pub aws_endpoint_url_sts: Option<String>,
+    pub aws_endpoint_url_ecs: Option<String>,
+    pub aws_endpoint_url_ecr: Option<String>,
+    pub cluster_name: Option<String>,
+    pub service_name: Option<String>,
+    pub image: Option<String>,
+    pub container_name: Option<String>,
+    pub task_definition: Option<String>,
+    pub verify_image: Option<String>,
+    pub force_new_deployment: Option<String>,
+    pub desired_count: Option<String>,
+    pub wait: Option<String>,
+    pub wait_timeout: Option<String>,
+    pub wait_interval: Option<String>,
+    pub rollback_on_failure: Option<String>,
+    pub debug: Option<String>,
+    pub no_color: Option<String>,
+    pub bitbucket_step_oidc_token: Option<Secret>,
+    pub bitbucket_build_number: Option<String>,
+    pub bitbucket_clone_dir: Option<String>,
+    pub bitbucket_commit: Option<String>,
+    pub bitbucket_branch: Option<String>,
+    pub bitbucket_tag: Option<String>,
+    pub bitbucket_workspace: Option<String>,
+    pub bitbucket_repo_slug: Option<String>,
+    pub bitbucket_repo_full_name: Option<String>,
+    pub bitbucket_repo_uuid: Option<String>,
+    pub bitbucket_pipeline_uuid: Option<String>,
+    pub bitbucket_step_uuid: Option<String>,
+    pub bitbucket_deployment_environment: Option<String>,
+    pub bitbucket_deployment_environment_uuid: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret::new)
+    }
+}
+
+/// How the pipe gets AWS credentials. There is deliberately no "default chain" variant:
+/// the pipe never looks at instance metadata, profiles or files.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// Bitbucket OIDC: the step's token is exchanged with STS AssumeRoleWithWebIdentity.
+    Oidc {
+        /// `AWS_OIDC_ROLE_ARN`.
+        role_arn: String,
+        /// `BITBUCKET_STEP_OIDC_TOKEN`.
+        token: Secret,
+        /// The STS session name, which CloudTrail shows next to every call the deploy makes.
+        session_name: String,
+        /// Requested session length in seconds.
+        duration_seconds: i32,
+    },
+    /// Static keys from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (/ `AWS_SESSION_TOKEN`).
+    StaticKeys {
+        /// The access key id (not secret on its own, but not printed either).
+        access_key_id: Secret,
+        /// The secret key.
+        secret_access_key: Secret,
+        /// The session token of temporary keys.
+        session_token: Option<Secret>,
+    },
+}
+
+/// Endpoint overrides, per the SDKs' shared `AWS_ENDPOINT_URL[_SERVICE]` convention.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoints {
+    /// STS endpoint, if overridden.
+    pub sts: Option<String>,
+    /// ECS endpoint, if overridden.
+    pub ecs: Option<String>,
+    /// ECR endpoint, if overridden.
+    pub ecr: Option<String>,
+}
+
+/// Where the deploy comes from, for session names, logs and tags.
+#[derive(Debug, Clone, Default)]
+#[allow(missing_docs)]
+pub struct BitbucketContext {
+    pub workspace: Option<String>,
+    pub repo_slug: Option<String>,
+    pub repo_full_name: Option<String>,
+    pub repo_uuid: Option<String>,
+    pub build_number: Option<String>,
+    pub commit: Option<String>,
+    pub branch: Option<String>,
+    pub tag: Option<String>,
+    pub pipeline_uuid: Option<String>,
+    pub step_uuid: Option<String>,
+    pub deployment_environment: Option<String>,
+    pub deployment_environment_uuid: Option<String>,
+}
+
+/// A task definition file from the repository, already parsed.
+#[derive(Debug, Clone)]
+pub struct TaskDefinitionFile {
+    /// The path as the user wrote it, for messages.
+    pub display: String,
+    /// The parsed JSON.
+    pub json: serde_json::Value,
+}
+
+/// Everything a deploy needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The region of the cluster.
+    pub region: String,
+    /// How to get credentials.
+    pub auth: Auth,
+    /// Endpoint overrides.
+    pub endpoints: Endpoints,
+    /// `CLUSTER_NAME`: name or ARN.
+    pub cluster: String,
+    /// `SERVICE_NAME`: name or ARN.
+    pub service: String,
+    /// `IMAGE`.
+    pub image: Option<ImageRef>,
+    /// `CONTAINER_NAME`.
+    pub container: Option<String>,
+    /// `TASK_DEFINITION`.
+    pub task_definition_file: Option<TaskDefinitionFile>,
+    /// `VERIFY_IMAGE`.
+    pub verify_image: bool,
+    /// `FORCE_NEW_DEPLOYMENT`.
+    pub force_new_deployment: bool,
+    /// `DESIRED_COUNT`.
+    pub desired_count: Option<i32>,
+    /// `WAIT`.
+    pub wait: bool,
+    /// `WAIT_TIMEOUT`.
+    pub wait_timeout: Duration,
+    /// `WAIT_INTERVAL`.
+    pub wait_interval: Duration,
+    /// `ROLLBACK_ON_FAILURE`.
+    pub rollback_on_failure: bool,
+    /// `DEBUG`.
+    pub debug: bool,
+    /// Colour the output (off with `NO_COLOR`).
+    pub color: bool,
+    /// The Bitbucket build this deploy runs in.
+    pub context: BitbucketContext,
+    /// Things worth saying that are not errors, printed before the deploy starts.
+    pub warnings: Vec<String>,
+}
+
+fn clean(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn clean_secret(value: Option<Secret>) -> Option<Secret> {
+    value
+        .map(|v| Secret::new(v.expose().trim()))
+        .filter(|v| !v.expose().is_empty())
+}
+
+/// Parses a boolean variable: `true` or `false` in any case.
+pub fn parse_bool(
+    name: &str,
+    value: Option<&str>,
+    default: bool,
+    problems: &mut Vec<Problem>,
+) -> bool {
+    match value {
+        None => default,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(v) => {
+            problems.push(Problem::new(
+                name,
+                format!("must be true or false, got {v:?}"),
+            ));
+            default
+        }
+    }
+}
+
+fn parse_seconds(
+    name: &str,
+    value: Option<&str>,
+    default: u64,
+    min: u64,
+    max: u64,
+    problems: &mut Vec<Problem>,
+) -> u64 {
+    let Some(v) = value else { return default };
+    match v.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => n,
+        Ok(n) => {
+            problems.push(Problem::new(
+                name,
+                format!("must be between {min} and {max} seconds, got {n}"),
+            ));
+            default
+        }
+        Err(_) => {
+            problems.push(Problem::new(
+                name,
+                format!("must be whole seconds such as {default}, got {v:?}"),
+            ));
+            default
+        }
+    }
+}
+
+/// `WAIT_INTERVAL` accepts decimals (`0.5`) so that tests and impatient users can poll fast.
+fn parse_interval(value: Option<&str>, problems: &mut Vec<Problem>) -> Duration {
+    let default = Duration::from_secs(DEFAULT_WAIT_INTERVAL_SECONDS);
+    let Some(v) = value else { return default };
+    match v.parse::<f64>() {
+        Ok(n) if n.is_finite() && (0.01..=300.0).contains(&n) => Duration::from_secs_f64(n),
+        _ => {
+            problems.push(Problem::new(
+                "WAIT_INTERVAL",
+                format!("must be a number of seconds between 0.01 and 300, such as 5, got {v:?}"),
+            ));
+            default
+        }
+    }
+}
+
+/// True for `eu-west-1`, `us-gov-west-1`, `cn-northwest-1` and the like.
+pub fn is_valid_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts
+            .last()
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+}
+
+/// True for an IAM role ARN in any partition.
+pub fn is_valid_role_arn(arn: &str) -> bool {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    partition.starts_with("aws")
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && resource
+            .strip_prefix("role/")
+            .is_some_and(|name| !name.is_empty())
+}
+
+fn check_ecs_name(name: &str, value: &str, kind: &str, problems: &mut Vec<Problem>) {
+    if value.starts_with("arn:") {
+        if !value.contains(":ecs:") || !value.contains(&format!(":{kind}/")) {
+            problems.push(Problem::new(
+                name,
+                format!("looks like an ARN but not an ECS {kind} ARN (arn:aws:ecs:<region>:<account>:{kind}/...), got {value:?}"),
+            ));
+        }
+    } else if value.len() > 255
+        || !value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        problems.push(Problem::new(
+            name,
+            format!(
+                "must be the {kind} name (letters, digits, '-' and '_') or its ARN, got {value:?}"
+            ),
+        ));
+    }
+}
+
+/// The STS session name: `bitbucket-<repo>-<build>` made valid for STS
+/// (2-64 characters of `[\w+=,.@-]`), so CloudTrail says which pipeline deployed.
+pub fn session_name(repo_slug: Option<&str>, build_number: Option<&str>) -> String {
+    let mut name = String::from("bitbucket");
+    for part in [repo_slug, build_number].into_iter().flatten() {
+        name.push('-');
+        name.push_str(part);
+    }
+    let mut name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if name.len() > 64 {
+        // Keep the build number, which is what tells two runs of one repository apart.
+        let tail = build_number
+            .map(|b| format!("-{b}"))
+            .filter(|t| t.len() < 32 && t.is_ascii());
+        match tail {
+            Some(tail) if name.ends_with(&tail) => {
+                let head = &name[..64 - tail.len()];
+                name = format!("{head}{tail}");
+            }
+            _ => name.truncate(64),
+        }
+    }
+    name
+}
+
+fn is_valid_session_name(name: &str) -> bool {
+    (2..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+
+fn check_endpoint(
+    name: &str,
+    value: Option<String>,
+    problems: &mut Vec<Problem>,
+) -> Option<String> {
+    let value = clean(value)?;
+    if value.starts_with("http://") || value.starts_with("https://") {
+        Some(value)
+    } else {
+        problems.push(Problem::new(
+            name,
+            format!("must be a URL starting with https:// or http://, got {value:?}"),
+        ));
+        None
+    }
+}
+
+impl Config {
+    /// Reads and validates variables given as (name, value) pairs: `std::env::vars()` in the
+    /// binary, a plain vector in tests.
+    pub fn from_vars<I>(vars: I) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let raw: RawVars = envy::from_iter(vars).map_err(|e| {
+            Error::Config(vec![Problem::new(
+                "environment",
+                format!("could not be read: {e}"),
+            )])
+        })?;
+        Self::from_raw(raw)
+    }
+
+    /// Validates raw variables; see [`Config::from_vars`].
+    pub fn from_raw(raw: RawVars) -> Result<Self, Error> {
+        let mut problems = Vec::new();
+        let mut warnings = Vec::new();
+
+        let context = BitbucketContext {
+            workspace: clean(raw.bitbucket_workspace),
+            repo_slug: clean(raw.bitbucket_repo_slug),
+            repo_full_name: clean(raw.bitbucket_repo_full_name),
+            repo_uuid: clean(raw.bitbucket_repo_uuid),
+            build_number: clean(raw.bitbucket_build_number),
+            commit: clean(raw.bitbucket_commit),
+            branch: clean(raw.bitbucket_branch),
+            tag: clean(raw.bitbucket_tag),
+            pipeline_uuid: clean(raw.bitbucket_pipeline_uuid),
+            step_uuid: clean(raw.bitbucket_step_uuid),
+            deployment_environment: clean(raw.bitbucket_deployment_environment),
+            deployment_environment_uuid: clean(raw.bitbucket_deployment_environment_uuid),
+        };
+
+        let region = match (clean(raw.aws_default_region), clean(raw.aws_region)) {
+            (Some(a), Some(b)) if a != b => {
+                problems.push(Problem::new(
+                    "AWS_DEFAULT_REGION",
+                    format!("is {a:?} but AWS_REGION is {b:?}; set only one of them"),
+                ));
+                a
+            }
+            (Some(r), _) | (None, Some(r)) => r,
+            (None, None) => {
+                problems.push(Problem::new(
+                    "AWS_DEFAULT_REGION",
+                    "is required: the region of the cluster, such as eu-west-1 (AWS_REGION also works)",
+                ));
+                String::new()
+            }
+        };
+        if !region.is_empty() && !is_valid_region(&region) {
+            problems.push(Problem::new(
+                "AWS_DEFAULT_REGION",
+                format!("must be a region code such as eu-west-1, got {region:?}"),
+            ));
+        }
+
+        let auth = Self::auth(
+            &raw.aws_oidc_role_arn,
+            raw.aws_access_key_id,
+            raw.aws_secret_access_key,
+            raw.aws_session_token,
+            raw.bitbucket_step_oidc_token,
+            raw.aws_role_session_name,
+            raw.aws_role_duration_seconds,
+            &context,
+            &mut problems,
+            &mut warnings,
+        );
+
+        let default_endpoint =
+            check_endpoint("AWS_ENDPOINT_URL", raw.aws_endpoint_url, &mut problems);
+        let endpoints = Endpoints {
+            sts: check_endpoint(
+                "AWS_ENDPOINT_URL_STS",
+                raw.aws_endpoint_url_sts,
+                &mut problems,
+            )
+            .or_else(|| default_endpoint.clone()),
+            ecs: check_endpoint(
+                "AWS_ENDPOINT_URL_ECS",
+                raw.aws_endpoint_url_ecs,
+                &mut problems,
+            )
+            .or_else(|| default_endpoint.clone()),
+            ecr: check_endpoint(
+                "AWS_ENDPOINT_URL_ECR",
+                raw.aws_endpoint_url_ecr,
+                &mut problems,
+            )
+            .or_else(|| default_endpoint.clone()),
+        };
+
+        let cluster = clean(raw.cluster_name).unwrap_or_default();
+        if cluster.is_empty() {
+            problems.push(Problem::new(
+                "CLUSTER_NAME",
+                "is required: the ECS cluster name or ARN, such as prod",
+            ));
+        } else {
+            check_ecs_name("CLUSTER_NAME", &cluster, "cluster", &mut problems);
+        }
+        let service = clean(raw.service_name).unwrap_or_default();
+        if service.is_empty() {
+            problems.push(Problem::new(
+                "SERVICE_NAME",
+                "is required: the ECS service name or ARN, such as web",
+            ));
+        } else {
+            check_ecs_name("SERVICE_NAME", &service, "service", &mut problems);
+        }
+
+        let force_new_deployment = parse_bool(
+            "FORCE_NEW_DEPLOYMENT",
+            raw.force_new_deployment
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty()),
+            false,
+            &mut problems,
+        );
+        let image = match clean(raw.image) {
+            Some(v) => match ImageRef::parse(&v) {
+                Ok(image) => Some(image),
+                Err(why) => {
+                    problems.push(Problem::new(
+                        "IMAGE",
+                        format!("{why}; expected a reference such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1.4.2, got {v:?}"),
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        let image_given = image.is_some() || problems.iter().any(|p| p.variable == "IMAGE");
+
+        let container = clean(raw.container_name);
+        if container.is_some() && !image_given {
+            problems.push(Problem::new(
+                "CONTAINER_NAME",
+                "is set but IMAGE is not; CONTAINER_NAME chooses which container gets IMAGE",
+            ));
+        }
+
+        let clone_dir = clean(raw.bitbucket_clone_dir).map(PathBuf::from);
+        let task_definition_file = clean(raw.task_definition)
+            .and_then(|path| read_task_definition_file(&path, clone_dir.as_deref(), &mut problems));
+        let file_given = task_definition_file.is_some()
+            || problems.iter().any(|p| p.variable == "TASK_DEFINITION");
+
+        if !image_given && !file_given && !force_new_deployment {
+            problems.push(Problem::new(
+                "IMAGE",
+                "is required: the image to deploy, such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:$BITBUCKET_COMMIT (or give TASK_DEFINITION, or FORCE_NEW_DEPLOYMENT: 'true' to restart the current revision)",
+            ));
+        }
+
+        let verify_image = parse_bool(
+            "VERIFY_IMAGE",
+            clean(raw.verify_image).as_deref(),
+            true,
+            &mut problems,
+        );
+        let wait = parse_bool("WAIT", clean(raw.wait).as_deref(), true, &mut problems);
+        let rollback_on_failure = parse_bool(
+            "ROLLBACK_ON_FAILURE",
+            clean(raw.rollback_on_failure).as_deref(),
+            false,
+            &mut problems,
+        );
+        let debug = parse_bool("DEBUG", clean(raw.debug).as_deref(), false, &mut problems);
+
+        let desired_count = clean(raw.desired_count).and_then(|v| match v.parse::<i32>() {
+            Ok(n) if n >= 0 => Some(n),
+            _ => {
+                problems.push(Problem::new(
+                    "DESIRED_COUNT",
+                    format!("must be a whole number of tasks, 0 or more, got {v:?}"),
+                ));
+                None
+            }
+        });
+        let wait_timeout = Duration::from_secs(parse_seconds(
+            "WAIT_TIMEOUT",
+            clean(raw.wait_timeout).as_deref(),
+            DEFAULT_WAIT_TIMEOUT_SECONDS,
+            1,
+            6 * 3600,
+            &mut problems,
+        ));
+        let wait_interval = parse_interval(clean(raw.wait_interval).as_deref(), &mut problems);
+        if rollback_on_failure && !wait {
+            problems.push(Problem::new(
+                "ROLLBACK_ON_FAILURE",
+                "needs WAIT: 'true', because a failure is only known by waiting for the rollout",
+            ));
+        }
+
+        let color = raw.no_color.is_none_or(|v| v.is_empty());
+
+        if !problems.is_empty() {
+            return Err(Error::Config(problems));
+        }
+        let Some(auth) = auth else {
+            return Err(Error::Config(vec![Problem::new(
+                "AWS_OIDC_ROLE_ARN",
+                "could not be validated",
+            )]));
+        };
+        Ok(Self {
+            region,
+            auth,
+            endpoints,
+            cluster,
+            service,
+            image,
+            container,
+            task_definition_file,
+            verify_image,
+            force_new_deployment,
+            desired_count,
+            wait,
+            wait_timeout,
+            wait_interval,
+            rollback_on_failure,
+            debug,
+            color,
+            context,
+            warnings,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn auth(
+        role_arn: &Option<String>,
+        access_key_id: Option<String>,
+        secret_access_key: Option<Secret>,
+        session_token: Option<Secret>,
+        token: Option<Secret>,
+        session_name_var: Option<String>,
+        duration: Option<String>,
+        context: &BitbucketContext,
+        problems: &mut Vec<Problem>,
+        warnings: &mut Vec<String>,
+    ) -> Option<Auth> {
+        let role_arn = clean(role_arn.clone());
+        let access_key_id = clean(access_key_id);
+        let secret_access_key = clean_secret(secret_access_key);
+        let session_token = clean_secret(session_token);
+        let token = clean_secret(token);
+        let session_name_var = clean(session_name_var);
+        let duration = clean(duration);
+
+        let Some(role_arn) = role_arn else {
+            if session_name_var.is_some() || duration.is_some() {
+                warnings.push(
+                    "AWS_ROLE_SESSION_NAME and AWS_ROLE_DURATION_SECONDS only apply with AWS_OIDC_ROLE_ARN; ignoring them".into(),
+                );
+            }
+            return match (access_key_id, secret_access_key) {
+                (Some(id), Some(secret)) => Some(Auth::StaticKeys {
+                    access_key_id: Secret::new(id),
+                    secret_access_key: secret,
+                    session_token,
+                }),
+                (Some(_), None) => {
+                    problems.push(Problem::new(
+                        "AWS_SECRET_ACCESS_KEY",
+                        "is required when AWS_ACCESS_KEY_ID is set",
+                    ));
+                    None
+                }
+                (None, Some(_)) => {
+                    problems.push(Problem::new(
+                        "AWS_ACCESS_KEY_ID",
+                        "is required when AWS_SECRET_ACCESS_KEY is set",
+                    ));
+                    None
+                }
+                (None, None) => {
+                    let hint = if token.is_some() {
+                        "is required: this step has an OIDC token, so set AWS_OIDC_ROLE_ARN to the role to assume, such as arn:aws:iam::123456789012:role/deploy"
+                    } else {
+                        "is required: no credentials were given. Set AWS_OIDC_ROLE_ARN and add `oidc: true` to the step (recommended), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                    };
+                    problems.push(Problem::new("AWS_OIDC_ROLE_ARN", hint));
+                    None
+                }
+            };
+        };
+
+        let mut ok = true;
+        if !is_valid_role_arn(&role_arn) {
+            problems.push(Problem::new(
+                "AWS_OIDC_ROLE_ARN",
+                format!("must be an IAM role ARN such as arn:aws:iam::123456789012:role/deploy, got {role_arn:?}"),
+            ));
+            ok = false;
+        }
+        if token.is_none() {
+            problems.push(Problem::new(
+                "BITBUCKET_STEP_OIDC_TOKEN",
+                "is missing: AWS_OIDC_ROLE_ARN is set, so add `oidc: true` to this step in bitbucket-pipelines.yml (the pipe never falls back to access keys)",
+            ));
+            ok = false;
+        }
+        if access_key_id.is_some() || secret_access_key.is_some() {
+            warnings.push(
+                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are ignored because AWS_OIDC_ROLE_ARN is set; remove them from the step".into(),
+            );
+        }
+        let session_name = match session_name_var {
+            Some(name) if is_valid_session_name(&name) => name,
+            Some(name) => {
+                problems.push(Problem::new(
+                    "AWS_ROLE_SESSION_NAME",
+                    format!(
+                        "must be 2 to 64 characters of letters, digits and _+=,.@- , got {name:?}"
+                    ),
+                ));
+                ok = false;
+                String::new()
+            }
+            None => session_name(
+                context.repo_slug.as_deref(),
+                context.build_number.as_deref(),
+            ),
+        };
+        let duration_seconds = match duration {
+            None => DEFAULT_ROLE_DURATION_SECONDS,
+            Some(v) => match v.parse::<i32>() {
+                Ok(n) if (900..=43_200).contains(&n) => n,
+                _ => {
+                    problems.push(Problem::new(
+                        "AWS_ROLE_DURATION_SECONDS",
+                        format!("must be whole seconds between 900 and 43200 (and at most the role's maximum session duration), got {v:?}"),
+                    ));
+                    ok = false;
+                    DEFAULT_ROLE_DURATION_SECONDS
+                }
+            },
+        };
+        match token {
+            Some(token) if ok => Some(Auth::Oidc {
+                role_arn,
+                token,
+                session_name,
+                duration_seconds,
+            }),
+            _ => None,
+        }
+    }
+}
+
+fn read_task_definition_file(
+    path: &str,
+    clone_dir: Option<&Path>,
+    problems: &mut Vec<Problem>,
+) -> Option<TaskDefinitionFile> {
+    let full = match clone_dir {
+        Some(dir) if Path::new(path).is_relative() => dir.join(path),
+        _ => PathBuf::from(path),
+    };
+    let text = match std::fs::read_to_string(&full) {
+        Ok(text) => text,
+        Err(e) => {
+            problems.push(Problem::new(
+                "TASK_DEFINITION",
+                format!("could not read {} ({e}); give a path relative to the repository root, such as ecs/task-definition.json", full.display()),
+            ));
+            return None;
+        }
+    };
+    match serde_json::from_str(&text) {
+        Ok(json) => Some(TaskDefinitionFile {
+            display: path.to_string(),
+            json,
+        }),
+        Err(e) => {
+            problems.push(Problem::new(
+                "TASK_DEFINITION",
+                format!("{path} is not valid JSON: {e}"),
+            ));
+            None
+        }
+    }
+}

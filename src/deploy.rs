@@ -1,0 +1,404 @@
+//! The deploy, in runbook order: credentials, service, task definition, image, register,
+//! update, wait. Each step says what it does before doing it, and each failure says how
+//! far the deploy got.
+
+use std::time::Instant;
+
+use crate::auth;
+use crate::aws;
+use crate::config::Config;
+use crate::ecr;
+use crate::ecs::{Ecs, Lookup};
+use crate::error::{Changed, Error};
+use crate::report::Reporter;
+use crate::rollout::{EventLog, Service, Tracked, revision_name};
+use crate::task_def::{self, TaskDefinition};
+use crate::wait::{self, WaitSettings};
+
+/// What a successful run did.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The revision the service runs now.
+    pub task_definition: String,
+    /// The revision it ran before.
+    pub previous_task_definition: String,
+    /// The deployment that was started.
+    pub deployment_id: String,
+    /// Whether the rollout was followed to completion.
+    pub verified: bool,
+}
+
+fn last_segment(name_or_arn: &str) -> &str {
+    name_or_arn.rsplit('/').next().unwrap_or(name_or_arn)
+}
+
+/// The ECS console page of the service's deployments.
+pub fn console_link(region: &str, cluster: &str, service: &str) -> String {
+    format!(
+        "https://{region}.console.aws.amazon.com/ecs/v2/clusters/{}/services/{}/deployments?region={region}",
+        last_segment(cluster),
+        last_segment(service)
+    )
+}
+
+/// Runs the whole deploy.
+pub async fn deploy(config: &Config, report: &Reporter) -> Result<Summary, Error> {
+    let started = Instant::now();
+    for warning in &config.warnings {
+        report.warn(warning);
+    }
+    let credentials = auth::credentials(config, report).await?;
+    let ecs = Ecs::new(aws::ecs_client(
+        &config.region,
+        config.endpoints.ecs.as_deref(),
+        credentials.clone(),
+    ));
+
+    report.step(&format!(
+        "Reading service {} in cluster {} ({})",
+        config.service, config.cluster, config.region
+    ));
+    let service = read_service(&ecs, config).await?;
+    let previous = service.task_definition.clone();
+    report.detail(&format!(
+        "runs {}: {}/{} tasks running",
+        revision_name(&previous),
+        service.running_count,
+        service.desired_count
+    ));
+
+    let new_revision = match source_task_definition(&ecs, config, &previous, report).await? {
+        Some(mut td) => {
+            let before = td.register_request();
+            if let Some(image) = &config.image {
+                let change = td.set_image(config.container.as_deref(), &image.full)?;
+                report.detail(&format!(
+                    "container {}: {} → {}",
+                    change.container, change.old, change.new
+                ));
+            }
+            if let Some(image) = &config.image {
+                verify_image(config, image, credentials.clone(), report).await?;
+            }
+            let request = td.register_request();
+            report.step(&format!("Registering a new revision of {}", td.family()));
+            let arn = ecs
+                .register_task_definition(&request)
+                .await
+                .map_err(|err| Error::Aws {
+                    step: format!("registering a new revision of {}", td.family()),
+                    err: err.into(),
+                    changed: Changed::Nothing,
+                })?;
+            let changes = if config.task_definition_file.is_none() {
+                let paths = task_def::changed_paths(&before, &request);
+                if paths.is_empty() {
+                    "no field changed".to_string()
+                } else {
+                    format!("changed: {}", paths.join(", "))
+                }
+            } else {
+                format!("from {}", td.source)
+            };
+            report.detail(&format!(
+                "registered {} (was {}); {changes}",
+                revision_name(&arn),
+                revision_name(&previous)
+            ));
+            if !td.tags.is_empty() {
+                report.detail(&format!("kept {} tag(s)", td.tags.len()));
+            }
+            Some(arn)
+        }
+        None => None,
+    };
+
+    let target = new_revision.clone().unwrap_or_else(|| previous.clone());
+    report.step(&format!(
+        "Updating service {} to {}",
+        config.service,
+        revision_name(&target)
+    ));
+    if config.force_new_deployment {
+        report.detail("forcing a new deployment (FORCE_NEW_DEPLOYMENT)");
+    }
+    if let Some(n) = config.desired_count {
+        report.detail(&format!("desired count {} → {n}", service.desired_count));
+    }
+    let updated = ecs
+        .update_service(
+            &config.cluster,
+            &config.service,
+            new_revision.as_deref(),
+            config.force_new_deployment,
+            config.desired_count,
+        )
+        .await
+        .map_err(|err| Error::Aws {
+            step: format!("updating service {}", config.service),
+            err: err.into(),
+            changed: new_revision.clone().map_or(Changed::Nothing, |revision| {
+                Changed::Registered { revision }
+            }),
+        })?;
+    let deployment_id = our_deployment(&updated, &target);
+    report.detail(&format!("deployment {deployment_id} started"));
+    report.detail(&console_link(
+        &config.region,
+        &config.cluster,
+        &config.service,
+    ));
+
+    let summary = Summary {
+        task_definition: target.clone(),
+        previous_task_definition: previous.clone(),
+        deployment_id: deployment_id.clone(),
+        verified: config.wait,
+    };
+    if !config.wait {
+        report.success(&format!(
+            "Started deployment {deployment_id} of {} to {}; not waiting for it (WAIT is false)",
+            revision_name(&target),
+            config.service
+        ));
+        return Ok(summary);
+    }
+
+    report.step(&format!(
+        "Waiting for {deployment_id} (timeout {}, polling every {})",
+        wait::human(config.wait_timeout),
+        wait::human(config.wait_interval)
+    ));
+    let settings = WaitSettings {
+        cluster: config.cluster.clone(),
+        service: config.service.clone(),
+        timeout: config.wait_timeout,
+        interval: config.wait_interval,
+    };
+    let tracked = Tracked {
+        deployment_id,
+        task_definition: target.clone(),
+        previous_task_definition: previous.clone(),
+    };
+    let mut events = EventLog::default();
+    events.prime(&service.events);
+    match wait::follow(&ecs, &settings, tracked, &mut events, report).await {
+        Ok(done) => {
+            report.success(&format!(
+                "Deployed {} to service {} in cluster {} ({} in all); {} is complete",
+                revision_name(&target),
+                last_segment(&config.service),
+                last_segment(&config.cluster),
+                wait::human(started.elapsed()),
+                done.deployment_id
+            ));
+            Ok(Summary {
+                deployment_id: done.deployment_id,
+                ..summary
+            })
+        }
+        Err(error) if config.rollback_on_failure => Err(roll_back(
+            &ecs,
+            &settings,
+            &previous,
+            &target,
+            &mut events,
+            report,
+            error,
+        )
+        .await),
+        Err(error) => Err(error),
+    }
+}
+
+async fn read_service(ecs: &Ecs, config: &Config) -> Result<Service, Error> {
+    let lookup = ecs
+        .describe_service(&config.cluster, &config.service)
+        .await
+        .map_err(|err| Error::Aws {
+            step: format!("reading service {}", config.service),
+            err: err.into(),
+            changed: Changed::Nothing,
+        })?;
+    let service = match lookup {
+        Lookup::Found(service) => *service,
+        Lookup::Missing => {
+            return Err(Error::ServiceNotFound {
+                cluster: config.cluster.clone(),
+                service: config.service.clone(),
+                region: config.region.clone(),
+            });
+        }
+        Lookup::NoCluster => {
+            return Err(Error::ClusterNotFound {
+                cluster: config.cluster.clone(),
+                region: config.region.clone(),
+            });
+        }
+    };
+    if service.status != "ACTIVE" && !service.status.is_empty() {
+        return Err(Error::ServiceNotActive {
+            service: config.service.clone(),
+            status: service.status,
+        });
+    }
+    if let Some(controller) = &service.deployment_controller
+        && matches!(controller.kind.as_str(), "CODE_DEPLOY" | "EXTERNAL")
+    {
+        return Err(Error::UnsupportedController {
+            service: config.service.clone(),
+            controller: controller.kind.clone(),
+        });
+    }
+    Ok(service)
+}
+
+/// The task definition to modify: the file, or the revision the service runs. `None` when
+/// only a forced redeploy of the current revision was asked for.
+async fn source_task_definition(
+    ecs: &Ecs,
+    config: &Config,
+    current: &str,
+    report: &Reporter,
+) -> Result<Option<TaskDefinition>, Error> {
+    if let Some(file) = &config.task_definition_file {
+        report.step(&format!("Using the task definition in {}", file.display));
+        return TaskDefinition::from_json(file.json.clone(), &file.display).map(Some);
+    }
+    if config.image.is_none() {
+        return Ok(None);
+    }
+    report.step(&format!(
+        "Reading task definition {}",
+        revision_name(current)
+    ));
+    let raw = ecs
+        .describe_task_definition(current)
+        .await
+        .map_err(|err| Error::Aws {
+            step: format!("reading task definition {}", revision_name(current)),
+            err: err.into(),
+            changed: Changed::Nothing,
+        })?;
+    TaskDefinition::from_json(raw, revision_name(current)).map(Some)
+}
+
+async fn verify_image(
+    config: &Config,
+    image: &crate::image::ImageRef,
+    credentials: aws_credential_types::provider::SharedCredentialsProvider,
+    report: &Reporter,
+) -> Result<(), Error> {
+    if !config.verify_image {
+        return Ok(());
+    }
+    let Some(ecr_image) = image.ecr() else {
+        report.detail(&format!("{image} is not in ECR; not checked"));
+        return Ok(());
+    };
+    report.step(&format!("Checking that {image} exists in ECR"));
+    let client = aws::ecr_client(
+        &ecr_image.region,
+        config.endpoints.ecr.as_deref(),
+        credentials,
+    );
+    let digest = ecr::image_digest(&client, &ecr_image, &image.full).await?;
+    report.detail(&format!("found, digest {digest}"));
+    Ok(())
+}
+
+/// The deployment UpdateService started: the PRIMARY one running `target`.
+fn our_deployment(service: &Service, target: &str) -> String {
+    service
+        .deployments
+        .iter()
+        .find(|d| d.status == "PRIMARY" && d.task_definition == target)
+        .or_else(|| service.deployments.iter().find(|d| d.status == "PRIMARY"))
+        .map(|d| d.id.clone())
+        .unwrap_or_default()
+}
+
+/// `ROLLBACK_ON_FAILURE`: put the service back on `previous` unless ECS already did, wait
+/// for that, and return the original failure with what happened added.
+async fn roll_back(
+    ecs: &Ecs,
+    settings: &WaitSettings,
+    previous: &str,
+    target: &str,
+    events: &mut EventLog,
+    report: &Reporter,
+    error: Error,
+) -> Error {
+    let Error::Rollout {
+        verdict,
+        mut details,
+        hints,
+    } = error
+    else {
+        return error;
+    };
+    let current = match ecs
+        .describe_service(&settings.cluster, &settings.service)
+        .await
+    {
+        Ok(Lookup::Found(s)) => s
+            .deployments
+            .iter()
+            .find(|d| d.status == "PRIMARY")
+            .map(|d| d.task_definition.clone()),
+        _ => None,
+    };
+    if current.as_deref() == Some(previous) || previous == target {
+        details.push(format!(
+            "ROLLBACK_ON_FAILURE: the service is already back on {}",
+            revision_name(previous)
+        ));
+        return Error::Rollout {
+            verdict,
+            details,
+            hints,
+        };
+    }
+    report.step(&format!(
+        "Rolling back to {} (ROLLBACK_ON_FAILURE)",
+        revision_name(previous)
+    ));
+    let outcome = match ecs
+        .update_service(
+            &settings.cluster,
+            &settings.service,
+            Some(previous),
+            false,
+            None,
+        )
+        .await
+    {
+        Ok(updated) => {
+            let tracked = Tracked {
+                deployment_id: our_deployment(&updated, previous),
+                task_definition: previous.to_string(),
+                previous_task_definition: target.to_string(),
+            };
+            match wait::follow(ecs, settings, tracked, events, report).await {
+                Ok(_) => format!(
+                    "rolled back: the service runs {} again",
+                    revision_name(previous)
+                ),
+                Err(e) => format!(
+                    "the rollback to {} did not complete either: {e}",
+                    revision_name(previous)
+                ),
+            }
+        }
+        Err(err) => format!(
+            "the rollback to {} could not start: {err}",
+            revision_name(previous)
+        ),
+    };
+    details.push(outcome.clone());
+    Error::Rollout {
+        verdict: format!("{verdict}; {outcome}"),
+        details,
+        hints,
+    }
+}

@@ -1,0 +1,249 @@
+//! The ECS adapter: the only code that names ECS operations.
+//!
+//! Task definitions and services are read as raw JSON (see [`crate::aws::RawBody`]) and the
+//! new task definition is sent as raw JSON, so no field is lost in the SDK's typed structs.
+//! The SDK still does the signing, retries, endpoint resolution and error parsing.
+
+use aws_sdk_ecs::types::{ContainerDefinition, DesiredStatus, TaskDefinitionField};
+use aws_smithy_types::body::SdkBody;
+use serde_json::Value;
+
+use crate::aws::RawBody;
+use crate::error::AwsError;
+use crate::rollout::Service;
+
+/// A stopped task, reduced to what explains the stop.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoppedTask {
+    /// `startedBy`: the deployment id for service tasks.
+    pub started_by: String,
+    /// `stopCode`, such as `EssentialContainerExited`.
+    pub stop_code: String,
+    /// `stoppedReason`.
+    pub stopped_reason: String,
+    /// (container name, exit code, reason) for each container.
+    pub containers: Vec<(String, Option<i32>, String)>,
+}
+
+/// Result of DescribeServices for one service.
+#[derive(Debug)]
+pub enum Lookup {
+    /// The service as ECS returned it.
+    Found(Box<Service>),
+    /// ECS said MISSING.
+    Missing,
+    /// The cluster does not exist.
+    NoCluster,
+}
+
+/// Thin wrapper over the ECS client.
+#[derive(Debug, Clone)]
+pub struct Ecs {
+    client: aws_sdk_ecs::Client,
+}
+
+impl Ecs {
+    /// Wraps a client.
+    pub fn new(client: aws_sdk_ecs::Client) -> Self {
+        Self { client }
+    }
+
+    /// DescribeServices for one service.
+    pub async fn describe_service(&self, cluster: &str, service: &str) -> Result<Lookup, AwsError> {
+        let raw = RawBody::default();
+        let result = self
+            .client
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .customize()
+            .interceptor(raw.clone())
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_cluster_not_found_exception()) =>
+            {
+                return Ok(Lookup::NoCluster);
+            }
+            Err(e) => return Err(AwsError::from_sdk("ecs:DescribeServices", &e)),
+        }
+        let body = raw.json().unwrap_or(Value::Null);
+        if let Some(first) = body
+            .get("services")
+            .and_then(Value::as_array)
+            .and_then(|s| s.first())
+        {
+            let service = serde_json::from_value(first.clone())
+                .map_err(|e| malformed("ecs:DescribeServices", &e))?;
+            return Ok(Lookup::Found(Box::new(service)));
+        }
+        let missing_cluster = body
+            .get("failures")
+            .and_then(Value::as_array)
+            .is_some_and(|f| {
+                f.iter().any(|f| {
+                    f.get("arn")
+                        .and_then(Value::as_str)
+                        .is_some_and(|a| a.contains(":cluster/"))
+                })
+            });
+        Ok(if missing_cluster {
+            Lookup::NoCluster
+        } else {
+            Lookup::Missing
+        })
+    }
+
+    /// DescribeTaskDefinition with its tags, as raw JSON: `{"taskDefinition": {…}, "tags": […]}`.
+    pub async fn describe_task_definition(&self, arn: &str) -> Result<Value, AwsError> {
+        let raw = RawBody::default();
+        self.client
+            .describe_task_definition()
+            .task_definition(arn)
+            .include(TaskDefinitionField::Tags)
+            .customize()
+            .interceptor(raw.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ecs:DescribeTaskDefinition", &e))?;
+        raw.json()
+            .ok_or_else(|| malformed("ecs:DescribeTaskDefinition", &"empty body"))
+    }
+
+    /// RegisterTaskDefinition with `request` sent byte for byte; returns the new ARN.
+    pub async fn register_task_definition(&self, request: &Value) -> Result<String, AwsError> {
+        let body =
+            serde_json::to_vec(request).map_err(|e| malformed("ecs:RegisterTaskDefinition", &e))?;
+        let family = request
+            .get("family")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        // The typed input only satisfies the builder; its body is replaced before signing.
+        let placeholder = ContainerDefinition::builder().name("placeholder").build();
+        let out = self
+            .client
+            .register_task_definition()
+            .family(family)
+            .container_definitions(placeholder)
+            .customize()
+            .mutate_request(move |req| {
+                let len = body.len();
+                *req.body_mut() = SdkBody::from(body.clone());
+                req.headers_mut().insert("content-length", len.to_string());
+            })
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ecs:RegisterTaskDefinition", &e))?;
+        out.task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                malformed(
+                    "ecs:RegisterTaskDefinition",
+                    &"no taskDefinitionArn in the response",
+                )
+            })
+    }
+
+    /// One UpdateService call carrying every change, so ECS starts exactly one deployment.
+    pub async fn update_service(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: Option<&str>,
+        force_new_deployment: bool,
+        desired_count: Option<i32>,
+    ) -> Result<Service, AwsError> {
+        let raw = RawBody::default();
+        self.client
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .set_task_definition(task_definition.map(str::to_string))
+            .force_new_deployment(force_new_deployment)
+            .set_desired_count(desired_count)
+            .customize()
+            .interceptor(raw.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ecs:UpdateService", &e))?;
+        let service = raw
+            .json()
+            .and_then(|b| b.get("service").cloned())
+            .unwrap_or(Value::Null);
+        serde_json::from_value(service).map_err(|e| malformed("ecs:UpdateService", &e))
+    }
+
+    /// The stopped tasks that `deployment_id` started (at most 100, newest listed first by ECS).
+    pub async fn stopped_tasks(
+        &self,
+        cluster: &str,
+        service: &str,
+        deployment_id: &str,
+    ) -> Result<Vec<StoppedTask>, AwsError> {
+        // ListTasks accepts startedBy only as its sole filter, so list the service's stopped
+        // tasks and match startedBy here.
+        let listed = self
+            .client
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service)
+            .desired_status(DesiredStatus::Stopped)
+            .max_results(100)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ecs:ListTasks", &e))?;
+        let arns = listed.task_arns().to_vec();
+        if arns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let described = self
+            .client
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(arns))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ecs:DescribeTasks", &e))?;
+        Ok(described
+            .tasks()
+            .iter()
+            .filter(|t| t.started_by() == Some(deployment_id))
+            .map(|t| StoppedTask {
+                started_by: t.started_by().unwrap_or_default().to_string(),
+                stop_code: t
+                    .stop_code()
+                    .map(|c| c.as_str().to_string())
+                    .unwrap_or_default(),
+                stopped_reason: t.stopped_reason().unwrap_or_default().to_string(),
+                containers: t
+                    .containers()
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.name().unwrap_or_default().to_string(),
+                            c.exit_code(),
+                            c.reason().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+}
+
+fn malformed(operation: &'static str, e: &dyn std::fmt::Display) -> AwsError {
+    AwsError {
+        operation,
+        code: None,
+        message: Some(format!("unexpected response: {e}")),
+        status: None,
+        request_id: None,
+        no_response: false,
+        detail: String::new(),
+    }
+}

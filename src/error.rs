@@ -1,0 +1,401 @@
+//! The one error type, its exit codes and the hints that tell a user what to do.
+//!
+//! SDK errors are reduced to [`AwsError`] at the adapter boundary (`ecs.rs`, `ecr.rs`,
+//! `auth.rs`), so nothing above them matches on SDK types and no user ever sees the
+//! `Debug` form of an `SdkError`.
+
+use std::fmt;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// Exit code: deployed and verified.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: the service was updated, then the deployment failed, rolled back or timed out.
+pub const EXIT_DEPLOY_FAILED: i32 = 1;
+/// Exit code: refused before the service was changed (bad input, access denied, not found).
+pub const EXIT_NOTHING_CHANGED: i32 = 2;
+
+/// One invalid pipe variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The variable's name, exactly as the user writes it.
+    pub variable: String,
+    /// What is wrong and what a valid value looks like.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem with `variable`.
+    pub fn new(variable: &str, message: impl Into<String>) -> Self {
+        Self {
+            variable: variable.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.variable, self.message)
+    }
+}
+
+/// How far a deploy got before it stopped; decides the exit code and the last line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// Nothing in AWS was changed.
+    Nothing,
+    /// A revision was registered, but the service was not updated to it.
+    Registered {
+        /// The unused revision's ARN.
+        revision: String,
+    },
+    /// The service was updated.
+    Service,
+}
+
+/// What went wrong in an AWS call, reduced to what a person needs.
+#[derive(Debug, Clone)]
+pub struct AwsError {
+    /// The IAM action of the call, such as `ecs:UpdateService`.
+    pub operation: &'static str,
+    /// The service's error code, such as `AccessDeniedException`.
+    pub code: Option<String>,
+    /// The service's message.
+    pub message: Option<String>,
+    /// HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    /// AWS request id, for support cases.
+    pub request_id: Option<String>,
+    /// True when the request never got an answer (connection, DNS, timeout).
+    pub no_response: bool,
+    /// The full cause chain, for DEBUG output only.
+    pub detail: String,
+}
+
+impl AwsError {
+    /// Reduces any SDK error.
+    pub fn from_sdk<E, R>(operation: &'static str, err: &SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: fmt::Debug + HasStatus,
+    {
+        let no_response = matches!(
+            err,
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)
+        );
+        let status = err.raw_response().map(HasStatus::status_code);
+        let detail = aws_smithy_types::error::display::DisplayErrorContext(err).to_string();
+        let (code, message) = match err {
+            SdkError::ServiceError(e) => (
+                e.err().code().map(str::to_string),
+                e.err().message().map(str::to_string),
+            ),
+            _ => (None, None),
+        };
+        let request_id = err.meta().extra("aws_request_id").map(str::to_string);
+        Self {
+            operation,
+            code,
+            message,
+            status,
+            request_id,
+            no_response,
+            detail,
+        }
+    }
+
+    /// True when asking again later may work: throttling, server errors, lost connections.
+    pub fn is_transient(&self) -> bool {
+        self.no_response
+            || self.status.is_some_and(|s| s >= 500)
+            || self.code.as_deref().is_some_and(|c| {
+                matches!(
+                    c,
+                    "ThrottlingException"
+                        | "Throttling"
+                        | "TooManyRequestsException"
+                        | "RequestLimitExceeded"
+                        | "ServerException"
+                        | "ServiceUnavailable"
+                        | "InternalFailure"
+                        | "IDPCommunicationError"
+                )
+            })
+    }
+
+    /// True when AWS refused the call for lack of permission.
+    pub fn is_access_denied(&self) -> bool {
+        self.code.as_deref().is_some_and(|c| {
+            matches!(
+                c,
+                "AccessDeniedException"
+                    | "AccessDenied"
+                    | "UnauthorizedOperation"
+                    | "UnrecognizedClientException"
+            )
+        }) || self
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("not authorized to perform"))
+    }
+
+    /// The error code, or a description of a failure without one.
+    pub fn code_or_kind(&self) -> String {
+        match (&self.code, self.no_response, self.status) {
+            (Some(code), _, _) => code.clone(),
+            (None, true, _) => "no response (connection failed or timed out)".into(),
+            (None, false, Some(status)) => format!("HTTP {status}"),
+            (None, false, None) => "request could not be built".into(),
+        }
+    }
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed: {}", self.operation, self.code_or_kind())?;
+        if let Some(message) = &self.message {
+            write!(f, ": {message}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Lets [`AwsError::from_sdk`] read the status of whatever raw response type an SDK uses.
+pub trait HasStatus {
+    /// The HTTP status code.
+    fn status_code(&self) -> u16;
+}
+
+impl HasStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+/// Everything that can stop a deploy. `Display` is the one-line verdict; [`Error::details`]
+/// and [`Error::hints`] are printed above it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// One or more pipe variables are invalid.
+    #[error("{} need{} fixing; nothing was changed in AWS", count(.0.len(), "pipe variable"), if .0.len() == 1 { "s" } else { "" })]
+    Config(Vec<Problem>),
+
+    /// STS would not exchange the OIDC token for credentials.
+    #[error("could not assume role {role_arn} with the step's OIDC token ({}); nothing was changed in AWS", .err.code_or_kind())]
+    AssumeRole {
+        /// The role.
+        role_arn: String,
+        /// The session name used.
+        session_name: String,
+        /// What STS said.
+        err: Box<AwsError>,
+        /// Explanations specific to this failure, shown as hints.
+        explain: Vec<String>,
+    },
+
+    /// The cluster does not exist in this account and region.
+    #[error("cluster {cluster:?} was not found in {region}; nothing was changed in AWS")]
+    ClusterNotFound {
+        /// `CLUSTER_NAME`.
+        cluster: String,
+        /// The region searched.
+        region: String,
+    },
+
+    /// The service does not exist in the cluster.
+    #[error(
+        "service {service:?} was not found in cluster {cluster:?} ({region}); nothing was changed in AWS"
+    )]
+    ServiceNotFound {
+        /// `CLUSTER_NAME`.
+        cluster: String,
+        /// `SERVICE_NAME`.
+        service: String,
+        /// The region searched.
+        region: String,
+    },
+
+    /// The service is being deleted.
+    #[error("service {service:?} is {status}, not ACTIVE; nothing was changed in AWS")]
+    ServiceNotActive {
+        /// The service.
+        service: String,
+        /// Its status.
+        status: String,
+    },
+
+    /// The service's deployments are run by CodeDeploy or an external controller.
+    #[error(
+        "service {service:?} uses the {controller} deployment controller, which this pipe does not drive; nothing was changed in AWS"
+    )]
+    UnsupportedController {
+        /// The service.
+        service: String,
+        /// `CODE_DEPLOY` or `EXTERNAL`.
+        controller: String,
+    },
+
+    /// The task definition (file or live revision) cannot be used.
+    #[error(
+        "the task definition from {source_name} cannot be used: {message}; nothing was changed in AWS"
+    )]
+    TaskDefinition {
+        /// Where it came from: the file path, or the revision ARN.
+        source_name: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// `CONTAINER_NAME` names no container of the task definition.
+    #[error(
+        "container {wanted:?} is not in the task definition {source_name}; nothing was changed in AWS"
+    )]
+    ContainerNotFound {
+        /// `CONTAINER_NAME`.
+        wanted: String,
+        /// The containers that exist.
+        available: Vec<String>,
+        /// The task definition.
+        source_name: String,
+    },
+
+    /// Several containers and no `CONTAINER_NAME`.
+    #[error("the task definition {source_name} has {} containers, so CONTAINER_NAME must say which one gets IMAGE; nothing was changed in AWS", .available.len())]
+    ContainerAmbiguous {
+        /// The containers that exist.
+        available: Vec<String>,
+        /// The task definition.
+        source_name: String,
+    },
+
+    /// The ECR image does not exist.
+    #[error("image {image} was not found in ECR ({detail}); nothing was changed in AWS")]
+    ImageNotFound {
+        /// `IMAGE`.
+        image: String,
+        /// What ECR said.
+        detail: String,
+    },
+
+    /// An AWS call failed.
+    #[error("{step}: {err}; {}", changed_words(.changed))]
+    Aws {
+        /// What the pipe was doing, in words.
+        step: String,
+        /// The reduced error.
+        err: Box<AwsError>,
+        /// How far the deploy had got.
+        changed: Changed,
+    },
+
+    /// The deployment started and did not succeed: failed, rolled back, replaced or timed out.
+    #[error("{verdict}")]
+    Rollout {
+        /// The one-line verdict, including what the service runs now.
+        verdict: String,
+        /// Lines describing why (task stop reasons, events, counts).
+        details: Vec<String>,
+        /// What the user can do.
+        hints: Vec<String>,
+    },
+
+    /// Bitbucket stopped the step (SIGTERM/SIGINT) while the pipe was waiting.
+    #[error(
+        "stopped by a signal while waiting; the deployment goes on in ECS without this pipe watching it: {state}"
+    )]
+    Interrupted {
+        /// Where the deployment stood.
+        state: String,
+    },
+}
+
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+fn changed_words(changed: &Changed) -> String {
+    match changed {
+        Changed::Nothing => "nothing was changed in AWS".into(),
+        Changed::Registered { revision } => {
+            format!(
+                "registered {revision}, but the service was not updated and still runs its previous revision"
+            )
+        }
+        Changed::Service => "the service was already updated".into(),
+    }
+}
+
+impl Error {
+    /// The process exit code: 1 when the service was changed, 2 when it was not.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Rollout { .. } | Self::Interrupted { .. } => EXIT_DEPLOY_FAILED,
+            Self::Aws {
+                changed: Changed::Service,
+                ..
+            } => EXIT_DEPLOY_FAILED,
+            _ => EXIT_NOTHING_CHANGED,
+        }
+    }
+
+    /// Lines printed above the verdict that say what exactly is wrong.
+    pub fn details(&self) -> Vec<String> {
+        match self {
+            Self::Config(problems) => problems.iter().map(ToString::to_string).collect(),
+            Self::Rollout { details, .. } => details.clone(),
+            Self::Aws { err, .. } | Self::AssumeRole { err, .. } => err
+                .request_id
+                .iter()
+                .map(|id| format!("request id: {id}"))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// What the user can do about it, one line each.
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            Self::Config(_) => vec!["fix the variables listed above under `variables:` of the pipe in bitbucket-pipelines.yml".into()],
+            Self::AssumeRole { explain, .. } => explain.clone(),
+            Self::ClusterNotFound { .. } => vec![
+                "check CLUSTER_NAME and AWS_DEFAULT_REGION; the role's account must own the cluster".into(),
+            ],
+            Self::ServiceNotFound { .. } => vec![
+                "check SERVICE_NAME, CLUSTER_NAME and AWS_DEFAULT_REGION; this pipe updates an existing service and does not create one".into(),
+            ],
+            Self::ServiceNotActive { .. } => vec!["a DRAINING or INACTIVE service is being deleted; recreate it first".into()],
+            Self::UnsupportedController { controller, .. } if controller == "CODE_DEPLOY" => vec![
+                "deploy CODE_DEPLOY services with CodeDeploy (for example the atlassian/aws-code-deploy pipe), or switch the service to ECS native blue/green deployments".into(),
+            ],
+            Self::UnsupportedController { .. } => vec![
+                "EXTERNAL services deploy through task sets (CreateTaskSet, UpdateServicePrimaryTaskSet), which this pipe does not manage".into(),
+            ],
+            Self::TaskDefinition { .. } => vec![
+                "give the output of `aws ecs describe-task-definition` or a register-task-definition input with family and containerDefinitions".into(),
+            ],
+            Self::ContainerNotFound { available, .. } | Self::ContainerAmbiguous { available, .. } => vec![format!(
+                "set CONTAINER_NAME to one of: {}",
+                available.join(", ")
+            )],
+            Self::ImageNotFound { .. } => vec![
+                "push the image before this step (check the tag or digest in IMAGE), or set VERIFY_IMAGE: 'false' if the role may not read ECR".into(),
+            ],
+            Self::Aws { err, .. } if err.is_access_denied() => vec![format!(
+                "the role may not call {}: add it to the role's permission policy (README, Prerequisites)",
+                err.operation
+            )],
+            Self::Aws { err, .. } if err.no_response => vec![
+                "AWS could not be reached; check AWS_DEFAULT_REGION and, if set, AWS_ENDPOINT_URL".into(),
+            ],
+            Self::Aws { .. } => Vec::new(),
+            Self::Rollout { hints, .. } => hints.clone(),
+            Self::Interrupted { .. } => vec!["look at the service's Deployments tab in the ECS console for the outcome".into()],
+        }
+    }
+}

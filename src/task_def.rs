@@ -1,0 +1,227 @@
+//! The new revision: the current task definition with one image changed, nothing else.
+//!
+//! Pure code. The task definition stays `serde_json` from the describe response (or the
+//! file) to the register request, because the SDK's typed structs drop fields they do not
+//! know, and ECS adds task-definition fields several times a year. Only the describe-only
+//! keys are removed; empty strings, nulls inside objects, unknown fields and tags all
+//! reach the new revision as they were.
+
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+
+/// Keys that DescribeTaskDefinition returns and RegisterTaskDefinition rejects.
+pub const DESCRIBE_ONLY_KEYS: [&str; 8] = [
+    "compatibilities",
+    "taskDefinitionArn",
+    "requiresAttributes",
+    "revision",
+    "status",
+    "registeredAt",
+    "deregisteredAt",
+    "registeredBy",
+];
+
+/// A task definition in register-input shape, with its tags kept apart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskDefinition {
+    /// Every register-input field, exactly as read.
+    pub body: Map<String, Value>,
+    /// Tags (`[{"key": …, "value": …}]`); re-sent on register when not empty.
+    pub tags: Vec<Value>,
+    /// Where it came from, for messages: a file path or a revision ARN.
+    pub source: String,
+}
+
+/// The image swap made in one container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageChange {
+    /// The container's name.
+    pub container: String,
+    /// Its image before.
+    pub old: String,
+    /// Its image now.
+    pub new: String,
+}
+
+impl TaskDefinition {
+    /// Accepts a DescribeTaskDefinition response (`{"taskDefinition": {…}, "tags": […]}`), the
+    /// bare `taskDefinition` object, or a RegisterTaskDefinition input (`tags` inside).
+    pub fn from_json(value: Value, source: &str) -> Result<Self, Error> {
+        let invalid = |message: String| Error::TaskDefinition {
+            source_name: source.to_string(),
+            message,
+        };
+        let Value::Object(mut top) = value else {
+            return Err(invalid("it is not a JSON object".into()));
+        };
+        let (mut body, outer_tags) = match top.remove("taskDefinition") {
+            Some(Value::Object(inner)) => (inner, top.remove("tags")),
+            Some(_) => return Err(invalid("\"taskDefinition\" is not an object".into())),
+            None => (top, None),
+        };
+        for key in DESCRIBE_ONLY_KEYS {
+            body.remove(key);
+        }
+        let tags = match outer_tags.or_else(|| body.remove("tags")) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(tags)) => tags,
+            Some(_) => {
+                return Err(invalid(
+                    "\"tags\" is not a list of {\"key\", \"value\"} objects".into(),
+                ));
+            }
+        };
+        // RegisterTaskDefinition would refuse these; say so now, naming the field.
+        match body.get("family") {
+            Some(Value::String(f)) if !f.is_empty() => {}
+            _ => return Err(invalid("it has no \"family\"".into())),
+        }
+        let Some(Value::Array(containers)) = body.get("containerDefinitions") else {
+            return Err(invalid("it has no \"containerDefinitions\" list".into()));
+        };
+        if containers.is_empty() {
+            return Err(invalid("\"containerDefinitions\" is empty".into()));
+        }
+        for (i, c) in containers.iter().enumerate() {
+            if !c.get("name").is_some_and(Value::is_string) {
+                return Err(invalid(format!(
+                    "containerDefinitions[{i}] has no \"name\""
+                )));
+            }
+        }
+        Ok(Self {
+            body,
+            tags,
+            source: source.to_string(),
+        })
+    }
+
+    /// The family, which the new revision shares.
+    pub fn family(&self) -> &str {
+        self.body
+            .get("family")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    fn containers(&self) -> &[Value] {
+        self.body
+            .get("containerDefinitions")
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The container names, in definition order.
+    pub fn container_names(&self) -> Vec<String> {
+        self.containers()
+            .iter()
+            .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect()
+    }
+
+    /// A container's image.
+    pub fn image_of(&self, container: &str) -> Option<&str> {
+        self.containers()
+            .iter()
+            .find(|c| c.get("name").and_then(Value::as_str) == Some(container))
+            .and_then(|c| c.get("image"))
+            .and_then(Value::as_str)
+    }
+
+    /// Chooses the container that gets the image: the named one, or the only one.
+    pub fn target_container(&self, wanted: Option<&str>) -> Result<String, Error> {
+        let names = self.container_names();
+        match wanted {
+            Some(name) if names.iter().any(|n| n == name) => Ok(name.to_string()),
+            Some(name) => Err(Error::ContainerNotFound {
+                wanted: name.to_string(),
+                available: names,
+                source_name: self.source.clone(),
+            }),
+            None if names.len() == 1 => Ok(names.into_iter().next().unwrap_or_default()),
+            None => Err(Error::ContainerAmbiguous {
+                available: names,
+                source_name: self.source.clone(),
+            }),
+        }
+    }
+
+    /// Puts `image` into the chosen container and changes nothing else.
+    pub fn set_image(&mut self, wanted: Option<&str>, image: &str) -> Result<ImageChange, Error> {
+        let container = self.target_container(wanted)?;
+        let old = self.image_of(&container).unwrap_or_default().to_string();
+        if let Some(Value::Array(containers)) = self.body.get_mut("containerDefinitions") {
+            for c in containers.iter_mut() {
+                if c.get("name").and_then(Value::as_str) == Some(container.as_str())
+                    && let Some(obj) = c.as_object_mut()
+                {
+                    obj.insert("image".into(), Value::String(image.to_string()));
+                }
+            }
+        }
+        Ok(ImageChange {
+            container,
+            old,
+            new: image.to_string(),
+        })
+    }
+
+    /// The RegisterTaskDefinition request body. `tags` is left out when empty, because
+    /// sending it needs `ecs:TagResource`, which a least-privilege role may not have.
+    pub fn register_request(&self) -> Value {
+        let mut request = self.body.clone();
+        if !self.tags.is_empty() {
+            request.insert("tags".into(), Value::Array(self.tags.clone()));
+        }
+        Value::Object(request)
+    }
+
+    /// The task role and execution role, which the deploying role must be allowed to pass.
+    pub fn role_arns(&self) -> Vec<String> {
+        ["taskRoleArn", "executionRoleArn"]
+            .iter()
+            .filter_map(|k| self.body.get(*k).and_then(Value::as_str))
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// The JSON paths where `old` and `new` differ, such as `containerDefinitions[0].image`.
+/// Used to show a user exactly what the new revision changes.
+pub fn changed_paths(old: &Value, new: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    diff(old, new, String::new(), &mut out);
+    out
+}
+
+fn diff(old: &Value, new: &Value, path: String, out: &mut Vec<String>) {
+    match (old, new) {
+        (Value::Object(a), Value::Object(b)) => {
+            let mut keys: Vec<&String> = a
+                .keys()
+                .chain(b.keys().filter(|k| !a.contains_key(*k)))
+                .collect();
+            keys.dedup();
+            for key in keys {
+                let sub = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match (a.get(key), b.get(key)) {
+                    (Some(x), Some(y)) => diff(x, y, sub, out),
+                    _ => out.push(sub),
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                diff(x, y, format!("{path}[{i}]"), out);
+            }
+        }
+        _ if old != new => out.push(path),
+        _ => {}
+    }
+}

@@ -1,0 +1,355 @@
+//! The poll loop: describe → report what changed → judge → sleep, until a verdict.
+//!
+//! Judgement lives in `rollout.rs`; this module only fetches, prints and keeps time. Each
+//! new service event is printed once, a deployment line only when it changed, and a
+//! heartbeat when nothing has been printed for a while. Throttling and server errors never
+//! end the wait early; a signal from Bitbucket does, at once.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::ecs::{Ecs, Lookup, StoppedTask};
+use crate::error::{Changed, Error};
+use crate::report::Reporter;
+use crate::rollout::{self, EventLog, FailureKind, Service, Tracked, Verdict, revision_name};
+
+/// A quiet log looks like a hung step; say something at least this often.
+pub const HEARTBEAT: Duration = Duration::from_secs(30);
+/// The longest pause between polls after repeated transient errors.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// What `follow` needs to know besides the deployment.
+#[derive(Debug, Clone)]
+pub struct WaitSettings {
+    /// Cluster name or ARN.
+    pub cluster: String,
+    /// Service name or ARN.
+    pub service: String,
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// Pause between polls.
+    pub interval: Duration,
+}
+
+/// A rollout that finished well.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    /// The deployment that completed (ours, or the one that superseded it).
+    pub deployment_id: String,
+    /// How long the wait took.
+    pub elapsed: Duration,
+}
+
+/// Follows `tracked` until ECS decides. On failure the error carries the reasons.
+pub async fn follow(
+    ecs: &Ecs,
+    settings: &WaitSettings,
+    mut tracked: Tracked,
+    events: &mut EventLog,
+    report: &Reporter,
+) -> Result<Completed, Error> {
+    let start = Instant::now();
+    let deadline = start + settings.timeout;
+    let mut printed: HashMap<String, String> = HashMap::new();
+    let mut last_output = Instant::now();
+    let mut last: Option<Service> = None;
+    let mut transient_errors: u32 = 0;
+    let mut stop = std::pin::pin!(shutdown_signal());
+
+    loop {
+        let polled = tokio::select! {
+            polled = ecs.describe_service(&settings.cluster, &settings.service) => polled,
+            () = &mut stop => return Err(interrupted(last.as_ref(), &tracked)),
+        };
+        match polled {
+            Ok(Lookup::Found(service)) => {
+                transient_errors = 0;
+                for event in events.fresh(&service.events) {
+                    report.event(&event.message);
+                    last_output = Instant::now();
+                }
+                for d in &service.deployments {
+                    let line = rollout::deployment_line(d, d.id == tracked.deployment_id);
+                    if printed.get(&d.id) != Some(&line) {
+                        report.detail(&line);
+                        printed.insert(d.id.clone(), line);
+                        last_output = Instant::now();
+                    }
+                }
+                let mut verdict = rollout::assess(&service, &tracked);
+                if let Verdict::Superseded { by } = &verdict {
+                    report.detail(&format!(
+                        "deployment {by} of the same revision replaced {} (the step was probably re-run); following it",
+                        tracked.deployment_id
+                    ));
+                    tracked.deployment_id.clone_from(by);
+                    verdict = rollout::assess(&service, &tracked);
+                }
+                match verdict {
+                    Verdict::Succeeded => {
+                        return Ok(Completed {
+                            deployment_id: tracked.deployment_id,
+                            elapsed: start.elapsed(),
+                        });
+                    }
+                    Verdict::Failed(failure) => {
+                        return Err(failed(ecs, settings, &service, &tracked, &failure).await);
+                    }
+                    Verdict::InProgress | Verdict::Superseded { .. } => {}
+                }
+                last = Some(*service);
+            }
+            Ok(Lookup::Missing | Lookup::NoCluster) => {
+                return Err(Error::Rollout {
+                    verdict: format!(
+                        "service {} disappeared while its deployment was in progress",
+                        settings.service
+                    ),
+                    details: Vec::new(),
+                    hints: vec![
+                        "someone deleted the service or its cluster during the deploy".into(),
+                    ],
+                });
+            }
+            Err(err) if err.is_transient() => {
+                transient_errors += 1;
+                report.warn(&format!("{err}; still waiting, will ask again"));
+                last_output = Instant::now();
+            }
+            Err(err) => {
+                return Err(Error::Aws {
+                    step: "following the deployment".into(),
+                    err: err.into(),
+                    changed: Changed::Service,
+                });
+            }
+        }
+
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(timed_out(settings, last.as_ref(), &tracked));
+        }
+        if now.duration_since(last_output) >= HEARTBEAT {
+            let state = last.as_ref().map_or_else(
+                || "no answer from ECS yet".to_string(),
+                |s| rollout::state_summary(s, &tracked),
+            );
+            report.detail(&format!(
+                "… still waiting ({}): {state}",
+                human(start.elapsed())
+            ));
+            last_output = now;
+        }
+        let pause =
+            pause(settings.interval, transient_errors).min(deadline.saturating_duration_since(now));
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = &mut stop => return Err(interrupted(last.as_ref(), &tracked)),
+        }
+    }
+}
+
+/// The interval, stretched with jittered exponential backoff after transient errors so a
+/// throttled account is not hammered, but never beyond [`MAX_BACKOFF`].
+fn pause(interval: Duration, transient_errors: u32) -> Duration {
+    if transient_errors == 0 {
+        return interval;
+    }
+    let factor = 2u32.saturating_pow(transient_errors.min(6));
+    let backoff = interval
+        .saturating_mul(factor)
+        .min(MAX_BACKOFF)
+        .max(interval);
+    // Jitter from the clock is enough to spread parallel pipelines apart.
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let jitter = f64::from(nanos % 1000) / 1000.0;
+    interval + (backoff - interval).mul_f64(jitter)
+}
+
+/// `4m05s`.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            // Without signal handlers the default action (terminate) still applies.
+            _ => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn interrupted(last: Option<&Service>, tracked: &Tracked) -> Error {
+    Error::Interrupted {
+        state: last.map_or_else(
+            || {
+                format!(
+                    "deployment {} had not been described yet",
+                    tracked.deployment_id
+                )
+            },
+            |s| rollout::state_summary(s, tracked),
+        ),
+    }
+}
+
+fn timed_out(settings: &WaitSettings, last: Option<&Service>, tracked: &Tracked) -> Error {
+    let mut details = Vec::new();
+    if let Some(service) = last {
+        details.push(format!(
+            "state: {}",
+            rollout::state_summary(service, tracked)
+        ));
+        for event in service.events.iter().take(3) {
+            details.push(format!("recent event: {}", event.message));
+        }
+    }
+    Error::Rollout {
+        verdict: format!(
+            "timed out after {} waiting for {} of {}; ECS keeps trying, so the service may still change",
+            human(settings.timeout),
+            tracked.deployment_id,
+            revision_name(&tracked.task_definition)
+        ),
+        details,
+        hints: vec![
+            "raise WAIT_TIMEOUT if the service needs longer (health check grace period, slow draining)".into(),
+            "if tasks keep failing, enable the deployment circuit breaker so ECS stops and rolls back on its own".into(),
+        ],
+    }
+}
+
+async fn failed(
+    ecs: &Ecs,
+    settings: &WaitSettings,
+    service: &Service,
+    tracked: &Tracked,
+    failure: &rollout::Failure,
+) -> Error {
+    let ours = revision_name(&tracked.task_definition);
+    let previous = revision_name(&tracked.previous_task_definition);
+    let now = failure.now_running.as_deref().map(revision_name);
+    let verdict = match failure.kind {
+        FailureKind::CircuitBreaker => {
+            let mut v = format!("deployment {} of {ours} failed", tracked.deployment_id);
+            if let Some(reason) = &failure.reason {
+                v.push_str(&format!(": {reason}"));
+            }
+            match now {
+                Some(now) if now != ours => {
+                    v.push_str(&format!("; the service is going back to {now}"))
+                }
+                _ => v.push_str(&format!(
+                    "; the service still runs {previous} where {ours} could not start"
+                )),
+            }
+            v
+        }
+        FailureKind::RolledBack => {
+            format!("deployment of {ours} was rolled back; the service runs {previous} again")
+        }
+        FailureKind::Replaced => format!(
+            "deployment of {ours} was replaced by a deployment of {}; the service runs that now",
+            now.unwrap_or("another revision")
+        ),
+        FailureKind::Gone => format!(
+            "deployment {} of {ours} disappeared without completing; the service runs {}",
+            tracked.deployment_id,
+            revision_name(&service.task_definition)
+        ),
+        FailureKind::ServiceInactive => format!(
+            "service {} is {} (being deleted); the deployment of {ours} cannot finish",
+            settings.service, service.status
+        ),
+    };
+    let mut details = Vec::new();
+    if let Some(reason) = &failure.reason {
+        details.push(format!("ECS says: {reason}"));
+    }
+    match ecs
+        .stopped_tasks(&settings.cluster, &settings.service, &tracked.deployment_id)
+        .await
+    {
+        Ok(tasks) => details.extend(group_stopped(&tasks)),
+        Err(err) => details.push(format!("could not list the stopped tasks: {err}")),
+    }
+    let mut hints = Vec::new();
+    if details.iter().any(|d| d.contains("exit code")) {
+        hints.push("the container exited; check its logs (awslogs) for the crash".into());
+    }
+    if failure.kind == FailureKind::Replaced {
+        hints.push("another pipeline or person deployed at the same time; deploy one change at a time per service".into());
+    }
+    Error::Rollout {
+        verdict,
+        details,
+        hints,
+    }
+}
+
+/// One line per distinct way the tasks stopped, with a count: three identical crashes read
+/// as one line.
+pub fn group_stopped(tasks: &[StoppedTask]) -> Vec<String> {
+    let mut groups: Vec<(String, usize)> = Vec::new();
+    for task in tasks {
+        let mut line = String::new();
+        if !task.stop_code.is_empty() {
+            line.push_str(&task.stop_code);
+            line.push_str(": ");
+        }
+        line.push_str(if task.stopped_reason.is_empty() {
+            "stopped"
+        } else {
+            &task.stopped_reason
+        });
+        for (name, exit_code, reason) in &task.containers {
+            match (exit_code, reason.is_empty()) {
+                (Some(code), true) => {
+                    line.push_str(&format!("; container {name} exit code {code}"))
+                }
+                (Some(code), false) => {
+                    line.push_str(&format!("; container {name} exit code {code} ({reason})"))
+                }
+                (None, false) => line.push_str(&format!("; container {name}: {reason}")),
+                (None, true) => {}
+            }
+        }
+        match groups.iter_mut().find(|(l, _)| *l == line) {
+            Some((_, n)) => *n += 1,
+            None => groups.push((line, 1)),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(line, n)| {
+            if n == 1 {
+                format!("stopped task: {line}")
+            } else {
+                format!("{n} stopped tasks: {line}")
+            }
+        })
+        .collect()
+}
