@@ -174,6 +174,7 @@ pub async fn deploy(config: &Config, report: &Reporter) -> Result<Summary, Error
         service: config.service.clone(),
         timeout: config.wait_timeout,
         interval: config.wait_interval,
+        service_deployment: updated.current_service_deployment.clone(),
     };
     let tracked = Tracked {
         deployment_id,

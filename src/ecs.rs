@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::aws::RawBody;
 use crate::error::AwsError;
-use crate::rollout::Service;
+use crate::rollout::{Service, ServiceDeployment};
 
 /// A stopped task, reduced to what explains the stop.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -95,6 +95,33 @@ impl Ecs {
         } else {
             Lookup::Missing
         })
+    }
+
+    /// DescribeServiceDeployments for one service deployment (blue/green, linear, canary).
+    pub async fn describe_service_deployment(
+        &self,
+        arn: &str,
+    ) -> Result<Option<ServiceDeployment>, AwsError> {
+        let raw = RawBody::default();
+        self.client
+            .describe_service_deployments()
+            .service_deployment_arns(arn)
+            .customize()
+            .interceptor(raw.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ecs:DescribeServiceDeployments", &e))?;
+        let first = raw.json().and_then(|b| {
+            b.get("serviceDeployments")
+                .and_then(Value::as_array)
+                .and_then(|a| a.first().cloned())
+        });
+        match first {
+            Some(sd) => serde_json::from_value(sd)
+                .map(Some)
+                .map_err(|e| malformed("ecs:DescribeServiceDeployments", &e)),
+            None => Ok(None),
+        }
     }
 
     /// DescribeTaskDefinition with its tags, as raw JSON: `{"taskDefinition": {…}, "tags": […]}`.

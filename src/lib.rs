@@ -48,6 +48,7 @@ where
     match deploy::deploy(&config, report).await {
         Ok(_) => error::EXIT_OK,
         Err(error) => {
+            tracing::debug!(?error, "deploy failed");
             report.failure(&error);
             error.exit_code()
         }

@@ -5,6 +5,7 @@
 //! every line is complete when it is written.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::error::Error;
@@ -20,6 +21,7 @@ const RESET: &str = "\x1b[0m";
 #[derive(Clone)]
 pub struct Reporter {
     out: Arc<Mutex<Box<dyn Write + Send>>>,
+    lines: Arc<AtomicU64>,
     color: bool,
 }
 
@@ -28,6 +30,7 @@ impl Reporter {
     pub fn new(out: Box<dyn Write + Send>, color: bool) -> Self {
         Self {
             out: Arc::new(Mutex::new(out)),
+            lines: Arc::new(AtomicU64::new(0)),
             color,
         }
     }
@@ -42,7 +45,14 @@ impl Reporter {
         self.color = color;
     }
 
+    /// How many lines were written so far; the wait loop uses it to know when to send a
+    /// heartbeat.
+    pub fn lines_written(&self) -> u64 {
+        self.lines.load(Ordering::Relaxed)
+    }
+
     fn line(&self, text: &str) {
+        self.lines.fetch_add(1, Ordering::Relaxed);
         // A log line that cannot be written is not worth failing a deploy for.
         if let Ok(mut out) = self.out.lock() {
             let _ = writeln!(out, "{text}");

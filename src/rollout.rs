@@ -36,6 +36,92 @@ pub struct Service {
     pub events: Vec<ServiceEvent>,
     #[serde(default)]
     pub deployment_controller: Option<DeploymentController>,
+    #[serde(default)]
+    pub deployment_configuration: Option<DeploymentConfiguration>,
+    /// ARN of the service deployment ECS is running or last ran.
+    #[serde(default)]
+    pub current_service_deployment: Option<String>,
+}
+
+impl Service {
+    /// True for ECS native blue/green, linear and canary deployments, which are followed
+    /// through the service-deployments API instead of `deployments[]`.
+    pub fn uses_service_deployments(&self) -> bool {
+        self.deployment_configuration
+            .as_ref()
+            .and_then(|c| c.strategy.as_deref())
+            .is_some_and(|s| matches!(s, "BLUE_GREEN" | "LINEAR" | "CANARY"))
+    }
+}
+
+/// `deploymentConfiguration`, the part that matters here.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[allow(missing_docs)]
+pub struct DeploymentConfiguration {
+    #[serde(default)]
+    pub strategy: Option<String>,
+}
+
+/// A DescribeServiceDeployments `serviceDeployments[]` entry.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct ServiceDeployment {
+    #[serde(default)]
+    pub service_deployment_arn: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub status_reason: Option<String>,
+    #[serde(default)]
+    pub lifecycle_stage: Option<String>,
+    #[serde(default)]
+    pub target_service_revision: Option<RevisionSummary>,
+    #[serde(default)]
+    pub rollback: Option<Rollback>,
+    #[serde(default)]
+    pub lifecycle_hook_details: Vec<HookDetail>,
+}
+
+/// `targetServiceRevision` / `sourceServiceRevisions[]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct RevisionSummary {
+    #[serde(default)]
+    pub arn: String,
+    #[serde(default)]
+    pub requested_task_count: i64,
+    #[serde(default)]
+    pub running_task_count: i64,
+    #[serde(default)]
+    pub pending_task_count: i64,
+}
+
+/// `rollback` of a service deployment.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct Rollback {
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub service_revision_arn: Option<String>,
+}
+
+/// `lifecycleHookDetails[]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct HookDetail {
+    #[serde(default)]
+    pub hook_id: String,
+    #[serde(default)]
+    pub target_type: Option<String>,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub timeout_action: Option<String>,
 }
 
 /// `deployments[]` of a service (the ECS rolling controller).
@@ -230,6 +316,85 @@ pub fn assess(service: &Service, tracked: &Tracked) -> Verdict {
     } else {
         Verdict::InProgress
     }
+}
+
+/// Judges a service deployment (blue/green, linear, canary). `current_primary_td` is the
+/// revision of the service's PRIMARY deployment, used to tell "superseded by a re-run of
+/// the same revision" from "stopped".
+pub fn assess_service_deployment(
+    sd: &ServiceDeployment,
+    tracked: &Tracked,
+    current_service_deployment: Option<&str>,
+    current_primary_td: Option<&str>,
+) -> Verdict {
+    let reason = sd
+        .rollback
+        .as_ref()
+        .and_then(|r| r.reason.clone())
+        .or_else(|| sd.status_reason.clone());
+    match sd.status.as_str() {
+        "SUCCESSFUL" => Verdict::Succeeded,
+        "ROLLBACK_REQUESTED"
+        | "ROLLBACK_IN_PROGRESS"
+        | "ROLLBACK_SUCCESSFUL"
+        | "ROLLBACK_FAILED" => Verdict::Failed(Failure {
+            kind: FailureKind::RolledBack,
+            reason: Some(match reason {
+                Some(r) => format!("{}: {r}", sd.status),
+                None => sd.status.clone(),
+            }),
+            now_running: Some(tracked.previous_task_definition.clone()),
+        }),
+        "STOP_REQUESTED" | "STOPPED" => match current_service_deployment {
+            Some(current)
+                if current != sd.service_deployment_arn
+                    && current_primary_td == Some(tracked.task_definition.as_str()) =>
+            {
+                Verdict::Superseded {
+                    by: current.to_string(),
+                }
+            }
+            _ => Verdict::Failed(Failure {
+                kind: FailureKind::Replaced,
+                reason: Some(match reason {
+                    Some(r) => format!("{}: {r}", sd.status),
+                    None => format!(
+                        "the service deployment was {}",
+                        sd.status.to_lowercase().replace('_', " ")
+                    ),
+                }),
+                now_running: current_primary_td.map(str::to_string),
+            }),
+        },
+        _ => Verdict::InProgress,
+    }
+}
+
+/// The line printed when a service deployment's status, stage or hooks change.
+pub fn service_deployment_line(sd: &ServiceDeployment) -> String {
+    let mut line = format!(
+        "{} {}",
+        sd.status,
+        sd.lifecycle_stage.as_deref().unwrap_or("-")
+    );
+    if let Some(target) = &sd.target_service_revision {
+        line.push_str(&format!(
+            ": {}/{} running, {} pending",
+            target.running_task_count, target.requested_task_count, target.pending_task_count
+        ));
+    }
+    for hook in &sd.lifecycle_hook_details {
+        line.push_str(&format!(", hook {} {}", hook.hook_id, hook.status));
+    }
+    line
+}
+
+/// Hooks that wait for a person: PAUSE hooks in AWAITING_ACTION.
+pub fn waiting_hooks(sd: &ServiceDeployment) -> Vec<&HookDetail> {
+    sd.lifecycle_hook_details
+        .iter()
+        .filter(|h| h.status == "AWAITING_ACTION")
+        .collect()
 }
 
 /// `web:42` from `arn:aws:ecs:…:task-definition/web:42`.

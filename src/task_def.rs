@@ -55,15 +55,15 @@ impl TaskDefinition {
         let Value::Object(mut top) = value else {
             return Err(invalid("it is not a JSON object".into()));
         };
-        let (mut body, outer_tags) = match top.remove("taskDefinition") {
-            Some(Value::Object(inner)) => (inner, top.remove("tags")),
+        let (mut body, outer_tags) = match top.shift_remove("taskDefinition") {
+            Some(Value::Object(inner)) => (inner, top.shift_remove("tags")),
             Some(_) => return Err(invalid("\"taskDefinition\" is not an object".into())),
             None => (top, None),
         };
         for key in DESCRIBE_ONLY_KEYS {
-            body.remove(key);
+            body.shift_remove(key);
         }
-        let tags = match outer_tags.or_else(|| body.remove("tags")) {
+        let tags = match outer_tags.or_else(|| body.shift_remove("tags")) {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(tags)) => tags,
             Some(_) => {

@@ -29,6 +29,8 @@ pub struct WaitSettings {
     pub timeout: Duration,
     /// Pause between polls.
     pub interval: Duration,
+    /// The service deployment UpdateService started, when ECS said (blue/green and friends).
+    pub service_deployment: Option<String>,
 }
 
 /// A rollout that finished well.
@@ -52,8 +54,10 @@ pub async fn follow(
     let deadline = start + settings.timeout;
     let mut printed: HashMap<String, String> = HashMap::new();
     let mut last_output = Instant::now();
+    let mut lines_seen = report.lines_written();
     let mut last: Option<Service> = None;
     let mut transient_errors: u32 = 0;
+    let mut service_deployment: Option<String> = settings.service_deployment.clone();
     let mut stop = std::pin::pin!(shutdown_signal());
 
     loop {
@@ -66,24 +70,53 @@ pub async fn follow(
                 transient_errors = 0;
                 for event in events.fresh(&service.events) {
                     report.event(&event.message);
-                    last_output = Instant::now();
                 }
-                for d in &service.deployments {
-                    let line = rollout::deployment_line(d, d.id == tracked.deployment_id);
-                    if printed.get(&d.id) != Some(&line) {
-                        report.detail(&line);
-                        printed.insert(d.id.clone(), line);
-                        last_output = Instant::now();
+                let mut verdict = if service.uses_service_deployments() {
+                    match follow_service_deployment(
+                        ecs,
+                        &service,
+                        &tracked,
+                        &mut service_deployment,
+                        &mut printed,
+                        report,
+                    )
+                    .await
+                    {
+                        Ok(verdict) => verdict,
+                        Err(err) if err.is_transient() => {
+                            report.warn(&format!("{err}; still waiting, will ask again"));
+                            Verdict::InProgress
+                        }
+                        Err(err) => {
+                            return Err(Error::Aws {
+                                step: "following the deployment".into(),
+                                err: err.into(),
+                                changed: Changed::Service,
+                            });
+                        }
                     }
-                }
-                let mut verdict = rollout::assess(&service, &tracked);
+                } else {
+                    for d in &service.deployments {
+                        let line = rollout::deployment_line(d, d.id == tracked.deployment_id);
+                        if printed.get(&d.id) != Some(&line) {
+                            report.detail(&line);
+                            printed.insert(d.id.clone(), line);
+                        }
+                    }
+                    rollout::assess(&service, &tracked)
+                };
                 if let Verdict::Superseded { by } = &verdict {
                     report.detail(&format!(
                         "deployment {by} of the same revision replaced {} (the step was probably re-run); following it",
                         tracked.deployment_id
                     ));
                     tracked.deployment_id.clone_from(by);
-                    verdict = rollout::assess(&service, &tracked);
+                    if service.uses_service_deployments() {
+                        service_deployment = Some(by.clone());
+                        verdict = Verdict::InProgress;
+                    } else {
+                        verdict = rollout::assess(&service, &tracked);
+                    }
                 }
                 match verdict {
                     Verdict::Succeeded => {
@@ -114,7 +147,6 @@ pub async fn follow(
             Err(err) if err.is_transient() => {
                 transient_errors += 1;
                 report.warn(&format!("{err}; still waiting, will ask again"));
-                last_output = Instant::now();
             }
             Err(err) => {
                 return Err(Error::Aws {
@@ -126,6 +158,10 @@ pub async fn follow(
         }
 
         let now = Instant::now();
+        if report.lines_written() != lines_seen {
+            lines_seen = report.lines_written();
+            last_output = now;
+        }
         if now >= deadline {
             return Err(timed_out(settings, last.as_ref(), &tracked));
         }
@@ -139,6 +175,7 @@ pub async fn follow(
                 human(start.elapsed())
             ));
             last_output = now;
+            lines_seen = report.lines_written();
         }
         let pause =
             pause(settings.interval, transient_errors).min(deadline.saturating_duration_since(now));
@@ -147,6 +184,54 @@ pub async fn follow(
             () = &mut stop => return Err(interrupted(last.as_ref(), &tracked)),
         }
     }
+}
+
+/// One poll of a blue/green, linear or canary deployment: print the stage when it changes,
+/// point at PAUSE hooks that wait for a person, and judge.
+async fn follow_service_deployment(
+    ecs: &Ecs,
+    service: &Service,
+    tracked: &Tracked,
+    arn: &mut Option<String>,
+    printed: &mut HashMap<String, String>,
+    report: &Reporter,
+) -> Result<Verdict, crate::error::AwsError> {
+    if arn.is_none() {
+        arn.clone_from(&service.current_service_deployment);
+    }
+    let Some(current) = arn.clone() else {
+        return Ok(Verdict::InProgress);
+    };
+    let Some(sd) = ecs.describe_service_deployment(&current).await? else {
+        return Ok(Verdict::InProgress);
+    };
+    let line = rollout::service_deployment_line(&sd);
+    if printed.get(&current) != Some(&line) {
+        report.detail(&format!("service deployment {}", line));
+        printed.insert(current.clone(), line);
+    }
+    for hook in rollout::waiting_hooks(&sd) {
+        if let std::collections::hash_map::Entry::Vacant(slot) =
+            printed.entry(format!("hook {}", hook.hook_id))
+        {
+            report.warn(&format!(
+                "lifecycle hook {} is paused, waiting for a person: continue with `aws ecs continue-service-deployment --service-deployment-arn {current} --hook-id {} --action CONTINUE` (or --action ROLLBACK)",
+                hook.hook_id, hook.hook_id
+            ));
+            slot.insert(String::new());
+        }
+    }
+    let primary = service
+        .deployments
+        .iter()
+        .find(|d| d.status == "PRIMARY")
+        .map(|d| d.task_definition.as_str());
+    Ok(rollout::assess_service_deployment(
+        &sd,
+        tracked,
+        service.current_service_deployment.as_deref(),
+        primary,
+    ))
 }
 
 /// The interval, stretched with jittered exponential backoff after transient errors so a

@@ -1,0 +1,401 @@
+//! Variables → Config: every rule, and every problem reported at once by variable name.
+
+use ecs_oidc_deploy::config::{Auth, Config, session_name};
+use ecs_oidc_deploy::error::{EXIT_NOTHING_CHANGED, Error};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/deploy";
+const IMAGE: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:8f3a2c1";
+
+fn base() -> Vec<(String, String)> {
+    [
+        ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ("AWS_OIDC_ROLE_ARN", ROLE),
+        ("BITBUCKET_STEP_OIDC_TOKEN", "header.payload.signature"),
+        ("BITBUCKET_REPO_SLUG", "web-app"),
+        ("BITBUCKET_BUILD_NUMBER", "42"),
+        ("CLUSTER_NAME", "prod"),
+        ("SERVICE_NAME", "web"),
+        ("IMAGE", IMAGE),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+    .collect()
+}
+
+fn with(changes: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut vars = base();
+    for (k, v) in changes {
+        vars.retain(|(name, _)| name != k);
+        vars.push(((*k).to_string(), (*v).to_string()));
+    }
+    vars
+}
+
+fn without(names: &[&str]) -> Vec<(String, String)> {
+    base()
+        .into_iter()
+        .filter(|(k, _)| !names.contains(&k.as_str()))
+        .collect()
+}
+
+fn problems(vars: Vec<(String, String)>) -> Vec<String> {
+    match Config::from_vars(vars) {
+        Err(Error::Config(problems)) => problems.iter().map(ToString::to_string).collect(),
+        Err(other) => panic!("expected config problems, got {other}"),
+        Ok(_) => panic!("expected config problems, got a valid config"),
+    }
+}
+
+#[test]
+fn the_readme_example_is_valid_and_uses_oidc_with_defaults() {
+    let config = Config::from_vars(base()).expect("valid");
+    assert_eq!(config.region, "eu-west-1");
+    assert_eq!(config.cluster, "prod");
+    assert!(config.verify_image && config.wait && !config.force_new_deployment && !config.debug);
+    assert_eq!(config.wait_timeout.as_secs(), 1800);
+    assert_eq!(config.wait_interval.as_secs(), 5);
+    match config.auth {
+        Auth::Oidc {
+            role_arn,
+            session_name,
+            duration_seconds,
+            ..
+        } => {
+            assert_eq!(role_arn, ROLE);
+            assert_eq!(session_name, "bitbucket-web-app-42");
+            assert_eq!(duration_seconds, 3600);
+        }
+        Auth::StaticKeys { .. } => panic!("expected OIDC"),
+    }
+}
+
+#[test]
+fn every_problem_is_reported_at_once_naming_its_variable() {
+    let found = problems(with(&[
+        ("AWS_DEFAULT_REGION", "Ireland"),
+        ("CLUSTER_NAME", ""),
+        ("WAIT", "yes"),
+        ("WAIT_TIMEOUT", "15m"),
+        ("DESIRED_COUNT", "-1"),
+        ("IMAGE", "Web App:1"),
+        ("VERIFY_IMAGE", "nope"),
+    ]));
+    let expect = [
+        "AWS_DEFAULT_REGION must be a region code",
+        "CLUSTER_NAME is required",
+        "WAIT must be true or false, got \"yes\"",
+        "WAIT_TIMEOUT must be whole seconds",
+        "DESIRED_COUNT must be a whole number",
+        "IMAGE must not contain spaces",
+        "VERIFY_IMAGE must be true or false",
+    ];
+    for e in expect {
+        assert!(
+            found.iter().any(|p| p.starts_with(e)),
+            "missing {e:?} in {found:#?}"
+        );
+    }
+    assert_eq!(found.len(), expect.len(), "{found:#?}");
+}
+
+#[test]
+fn booleans_accept_any_case_and_nothing_else() {
+    let config = Config::from_vars(with(&[("WAIT", "FALSE"), ("FORCE_NEW_DEPLOYMENT", "True")]))
+        .expect("valid");
+    assert!(!config.wait && config.force_new_deployment);
+    for bad in ["1", "yes", "on", "tru"] {
+        let found = problems(with(&[("DEBUG", bad)]));
+        assert_eq!(
+            found,
+            vec![format!("DEBUG must be true or false, got {bad:?}")]
+        );
+    }
+}
+
+#[test]
+fn blank_values_count_as_missing() {
+    let config =
+        Config::from_vars(with(&[("WAIT_TIMEOUT", "  "), ("CONTAINER_NAME", "")])).expect("valid");
+    assert_eq!(config.wait_timeout.as_secs(), 1800);
+    assert_eq!(config.container, None);
+}
+
+#[test]
+fn role_without_token_says_to_add_oidc_true_and_never_falls_back_to_keys() {
+    let mut vars = without(&["BITBUCKET_STEP_OIDC_TOKEN"]);
+    vars.push(("AWS_ACCESS_KEY_ID".into(), "AKIAEXAMPLE".into()));
+    vars.push(("AWS_SECRET_ACCESS_KEY".into(), "secret".into()));
+    let found = problems(vars);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].starts_with("BITBUCKET_STEP_OIDC_TOKEN is missing"),
+        "{found:?}"
+    );
+    assert!(found[0].contains("oidc: true"));
+}
+
+#[test]
+fn no_credentials_at_all_is_a_configuration_error() {
+    let found = problems(without(&["AWS_OIDC_ROLE_ARN", "BITBUCKET_STEP_OIDC_TOKEN"]));
+    assert_eq!(found.len(), 1);
+    assert!(
+        found[0].contains("AWS_OIDC_ROLE_ARN") && found[0].contains("AWS_ACCESS_KEY_ID"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_token_without_a_role_points_at_the_role_variable() {
+    let found = problems(without(&["AWS_OIDC_ROLE_ARN"]));
+    assert!(
+        found[0].contains("this step has an OIDC token"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn static_keys_are_used_only_without_a_role() {
+    let mut vars = without(&["AWS_OIDC_ROLE_ARN", "BITBUCKET_STEP_OIDC_TOKEN"]);
+    vars.push(("AWS_ACCESS_KEY_ID".into(), "AKIAEXAMPLE".into()));
+    vars.push(("AWS_SECRET_ACCESS_KEY".into(), "wJalrXUtnFEMI".into()));
+    let config = Config::from_vars(vars).expect("valid");
+    assert!(matches!(config.auth, Auth::StaticKeys { .. }));
+
+    let half = problems(
+        with(&[("AWS_OIDC_ROLE_ARN", "")])
+            .into_iter()
+            .chain([("AWS_ACCESS_KEY_ID".to_string(), "AKIA".to_string())])
+            .collect(),
+    );
+    assert!(
+        half.iter()
+            .any(|p| p.starts_with("AWS_SECRET_ACCESS_KEY is required")),
+        "{half:?}"
+    );
+
+    let both = Config::from_vars(with(&[
+        ("AWS_ACCESS_KEY_ID", "AKIA"),
+        ("AWS_SECRET_ACCESS_KEY", "s"),
+    ]))
+    .expect("valid");
+    assert!(matches!(both.auth, Auth::Oidc { .. }));
+    assert!(
+        both.warnings.iter().any(|w| w.contains("ignored")),
+        "{:?}",
+        both.warnings
+    );
+}
+
+#[test]
+fn secrets_are_redacted_in_debug_output() {
+    let config =
+        Config::from_vars(with(&[("BITBUCKET_STEP_OIDC_TOKEN", "eyJTOPSECRET")])).expect("valid");
+    let printed = format!("{config:?}");
+    assert!(!printed.contains("eyJTOPSECRET"), "{printed}");
+    assert!(printed.contains("(redacted)"));
+}
+
+#[test]
+fn role_arn_session_name_and_duration_are_validated() {
+    let found = problems(with(&[
+        ("AWS_OIDC_ROLE_ARN", "deploy"),
+        ("AWS_ROLE_SESSION_NAME", "has spaces in it"),
+        ("AWS_ROLE_DURATION_SECONDS", "60"),
+    ]));
+    for e in [
+        "AWS_OIDC_ROLE_ARN must be an IAM role ARN",
+        "AWS_ROLE_SESSION_NAME must be 2 to 64",
+        "AWS_ROLE_DURATION_SECONDS must be whole seconds between 900 and 43200",
+    ] {
+        assert!(
+            found.iter().any(|p| p.starts_with(e)),
+            "missing {e:?} in {found:#?}"
+        );
+    }
+    let config = Config::from_vars(with(&[
+        ("AWS_ROLE_SESSION_NAME", "release@team"),
+        ("AWS_ROLE_DURATION_SECONDS", "900"),
+    ]))
+    .expect("valid");
+    assert!(
+        matches!(config.auth, Auth::Oidc { ref session_name, duration_seconds: 900, .. } if session_name == "release@team")
+    );
+    let gov = Config::from_vars(with(&[(
+        "AWS_OIDC_ROLE_ARN",
+        "arn:aws-us-gov:iam::123456789012:role/path/deploy",
+    )]));
+    assert!(gov.is_ok());
+}
+
+#[test]
+fn session_names_are_always_valid_for_sts() {
+    assert_eq!(
+        session_name(Some("web-app"), Some("42")),
+        "bitbucket-web-app-42"
+    );
+    assert_eq!(session_name(None, None), "bitbucket");
+    assert_eq!(
+        session_name(Some("weird slug/with:chars"), Some("7")),
+        "bitbucket-weird-slug-with-chars-7"
+    );
+    let long = "a".repeat(100);
+    let name = session_name(Some(&long), Some("123456"));
+    assert_eq!(name.len(), 64);
+    assert!(
+        name.ends_with("-123456"),
+        "the build number survives truncation: {name}"
+    );
+    for name in [name, session_name(Some("ünïcode"), Some("1"))] {
+        assert!((2..=64).contains(&name.len()));
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn region_from_either_variable_but_not_two_different_ones() {
+    let mut vars = without(&["AWS_DEFAULT_REGION"]);
+    vars.push(("AWS_REGION".into(), "us-gov-west-1".into()));
+    assert_eq!(
+        Config::from_vars(vars).expect("valid").region,
+        "us-gov-west-1"
+    );
+    let found = problems(with(&[("AWS_REGION", "us-east-1")]));
+    assert!(found[0].contains("set only one"), "{found:?}");
+    let found = problems(without(&["AWS_DEFAULT_REGION"]));
+    assert!(found[0].starts_with("AWS_DEFAULT_REGION is required"));
+}
+
+#[test]
+fn image_is_required_unless_a_file_or_a_forced_redeploy() {
+    let found = problems(without(&["IMAGE"]));
+    assert!(found[0].starts_with("IMAGE is required"), "{found:?}");
+    let mut vars = without(&["IMAGE"]);
+    vars.push(("FORCE_NEW_DEPLOYMENT".into(), "true".into()));
+    assert!(Config::from_vars(vars).expect("valid").image.is_none());
+    let found = problems(with(&[
+        ("IMAGE", ""),
+        ("CONTAINER_NAME", "app"),
+        ("FORCE_NEW_DEPLOYMENT", "true"),
+    ]));
+    assert!(
+        found[0].starts_with("CONTAINER_NAME is set but IMAGE is not"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn cluster_and_service_accept_names_and_arns_only() {
+    assert!(
+        Config::from_vars(with(&[
+            (
+                "CLUSTER_NAME",
+                "arn:aws:ecs:eu-west-1:123456789012:cluster/prod"
+            ),
+            (
+                "SERVICE_NAME",
+                "arn:aws:ecs:eu-west-1:123456789012:service/prod/web"
+            ),
+        ]))
+        .is_ok()
+    );
+    let found = problems(with(&[
+        ("CLUSTER_NAME", "prod cluster"),
+        ("SERVICE_NAME", "arn:aws:iam::1:role/x"),
+    ]));
+    assert_eq!(found.len(), 2, "{found:#?}");
+}
+
+#[test]
+fn wait_settings_have_bounds() {
+    let found = problems(with(&[("WAIT_TIMEOUT", "0"), ("WAIT_INTERVAL", "0")]));
+    assert_eq!(found.len(), 2, "{found:#?}");
+    let config = Config::from_vars(with(&[("WAIT_INTERVAL", "0.2"), ("WAIT_TIMEOUT", "60")]))
+        .expect("valid");
+    assert_eq!(config.wait_interval.as_millis(), 200);
+    let found = problems(with(&[("ROLLBACK_ON_FAILURE", "true"), ("WAIT", "false")]));
+    assert!(
+        found[0].starts_with("ROLLBACK_ON_FAILURE needs WAIT"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn endpoints_must_be_urls_and_per_service_ones_win() {
+    let config = Config::from_vars(with(&[
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:6000"),
+    ]))
+    .expect("valid");
+    assert_eq!(
+        config.endpoints.sts.as_deref(),
+        Some("http://127.0.0.1:6000")
+    );
+    assert_eq!(
+        config.endpoints.ecs.as_deref(),
+        Some("http://127.0.0.1:5000")
+    );
+    let found = problems(with(&[("AWS_ENDPOINT_URL", "127.0.0.1:5000")]));
+    assert!(found[0].starts_with("AWS_ENDPOINT_URL must be a URL"));
+}
+
+#[test]
+fn task_definition_file_is_read_relative_to_the_clone_and_json_errors_have_a_position() {
+    let dir = std::env::temp_dir().join(format!("ecs-oidc-deploy-config-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("ecs")).expect("temp dir");
+    std::fs::write(
+        dir.join("ecs/good.json"),
+        r#"{"family": "web", "containerDefinitions": [{"name": "app"}]}"#,
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("ecs/bad.json"),
+        "{\n  \"family\": \"web\",\n  oops\n}",
+    )
+    .expect("write");
+    let clone = dir.to_string_lossy().to_string();
+
+    let config = Config::from_vars(with(&[
+        ("BITBUCKET_CLONE_DIR", &clone),
+        ("TASK_DEFINITION", "ecs/good.json"),
+    ]))
+    .expect("valid");
+    assert_eq!(
+        config.task_definition_file.expect("file").json["family"],
+        "web"
+    );
+
+    let found = problems(with(&[
+        ("BITBUCKET_CLONE_DIR", &clone),
+        ("TASK_DEFINITION", "ecs/bad.json"),
+    ]));
+    assert!(found[0].contains("line 3 column 3"), "{found:?}");
+    let found = problems(with(&[
+        ("BITBUCKET_CLONE_DIR", &clone),
+        ("TASK_DEFINITION", "ecs/missing.json"),
+    ]));
+    assert!(
+        found[0].starts_with("TASK_DEFINITION could not read"),
+        "{found:?}"
+    );
+    // A file alone is enough: IMAGE is optional then.
+    let mut vars = without(&["IMAGE"]);
+    vars.extend([
+        ("BITBUCKET_CLONE_DIR".to_string(), clone),
+        ("TASK_DEFINITION".to_string(), "ecs/good.json".to_string()),
+    ]);
+    assert!(Config::from_vars(vars).is_ok());
+}
+
+#[test]
+fn configuration_errors_exit_with_the_nothing_changed_code() {
+    let err = Config::from_vars(without(&["CLUSTER_NAME", "SERVICE_NAME"])).expect_err("invalid");
+    assert_eq!(err.exit_code(), EXIT_NOTHING_CHANGED);
+    assert_eq!(
+        err.to_string(),
+        "2 pipe variables need fixing; nothing was changed in AWS"
+    );
+}

@@ -1,0 +1,11 @@
+//! The single integration-test binary (`cargo test --test suite`); run everything with `test/run`.
+
+mod support;
+
+mod support_selftest;
+
+mod config;
+mod deploy_moto;
+mod image;
+mod rollout;
+mod task_def;

@@ -1,0 +1,187 @@
+//! The new revision differs from the old one only in the image: every other field, nested
+//! value, empty string, unknown field and tag survives.
+
+use ecs_oidc_deploy::error::Error;
+use ecs_oidc_deploy::task_def::{DESCRIBE_ONLY_KEYS, TaskDefinition, changed_paths};
+use serde_json::{Value, json};
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/test/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("json")
+}
+
+const NEW: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:9b1e0d4";
+
+#[test]
+fn only_the_chosen_image_changes_and_describe_only_keys_go() {
+    let described = fixture("describe-task-definition-multi.json");
+    let mut td = TaskDefinition::from_json(described.clone(), "web:41").expect("valid");
+    let change = td.set_image(Some("app"), NEW).expect("app exists");
+    assert_eq!(change.container, "app");
+    assert_eq!(
+        change.old,
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:8f3a2c1"
+    );
+    let request = td.register_request();
+
+    // Expected: the describe output minus describe-only keys, tags moved in, image swapped.
+    let mut expected = described["taskDefinition"].clone();
+    let obj = expected.as_object_mut().expect("object");
+    for key in DESCRIBE_ONLY_KEYS {
+        obj.remove(key);
+    }
+    obj.insert("tags".into(), described["tags"].clone());
+    expected["containerDefinitions"][0]["image"] = json!(NEW);
+    assert_eq!(request, expected);
+    assert_eq!(
+        changed_paths(
+            &TaskDefinition::from_json(described, "web:41")
+                .expect("valid")
+                .register_request(),
+            &request
+        ),
+        vec!["containerDefinitions[0].image"]
+    );
+}
+
+#[test]
+fn empty_strings_unknown_fields_and_tags_survive() {
+    let mut td =
+        TaskDefinition::from_json(fixture("describe-task-definition-multi.json"), "web:41")
+            .expect("valid");
+    td.set_image(Some("app"), NEW).expect("ok");
+    let r = td.register_request();
+    assert_eq!(
+        r["containerDefinitions"][0]["environment"][0],
+        json!({"name": "FEATURE_FLAGS", "value": ""})
+    );
+    assert_eq!(
+        r["containerDefinitions"][0]["logConfiguration"]["options"]["tag"],
+        json!("")
+    );
+    assert_eq!(
+        r["containerDefinitions"][0]["dockerLabels"]["com.datadoghq.tags.env"],
+        json!("")
+    );
+    assert_eq!(
+        r["someFieldFromTheFuture"],
+        json!({"enabled": true, "mode": ""})
+    );
+    assert_eq!(r["ephemeralStorage"], json!({"sizeInGiB": 30}));
+    assert_eq!(
+        r["containerDefinitions"][0]["secrets"][0]["valueFrom"],
+        json!("arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/web/db-AbCdEf")
+    );
+    assert_eq!(
+        r["tags"],
+        json!([{"key": "team", "value": "payments"}, {"key": "cost-center", "value": ""}])
+    );
+    assert_eq!(
+        r["containerDefinitions"][1]["image"],
+        json!("public.ecr.aws/aws-observability/aws-for-fluent-bit:stable")
+    );
+    for key in DESCRIBE_ONLY_KEYS {
+        assert!(r.get(key).is_none(), "{key} must be stripped");
+    }
+}
+
+#[test]
+fn field_order_is_kept() {
+    let td = TaskDefinition::from_json(fixture("describe-task-definition-multi.json"), "web:41")
+        .expect("valid");
+    let keys: Vec<&String> = td.body.keys().collect();
+    assert_eq!(keys[0], "containerDefinitions");
+    assert_eq!(keys[1], "family");
+}
+
+#[test]
+fn several_containers_and_no_name_lists_the_names() {
+    let mut td =
+        TaskDefinition::from_json(fixture("describe-task-definition-multi.json"), "web:41")
+            .expect("valid");
+    match td.set_image(None, NEW) {
+        Err(err @ Error::ContainerAmbiguous { .. }) => {
+            assert!(
+                err.hints()[0].contains("app, log-router"),
+                "{:?}",
+                err.hints()
+            );
+        }
+        other => panic!("expected ContainerAmbiguous, got {other:?}"),
+    }
+    match td.set_image(Some("api"), NEW) {
+        Err(err @ Error::ContainerNotFound { .. }) => {
+            assert!(err.to_string().contains("\"api\""));
+            assert!(err.hints()[0].contains("app, log-router"));
+        }
+        other => panic!("expected ContainerNotFound, got {other:?}"),
+    }
+}
+
+#[test]
+fn register_input_shape_with_tags_inside_is_accepted() {
+    let mut td = TaskDefinition::from_json(fixture("register-input.json"), "ecs/worker.json")
+        .expect("valid");
+    assert_eq!(td.family(), "worker");
+    assert_eq!(td.tags, vec![json!({"key": "owner", "value": "platform"})]);
+    let change = td.set_image(None, NEW).expect("single container");
+    assert_eq!(change.container, "worker");
+    let r = td.register_request();
+    assert_eq!(
+        r["containerDefinitions"][0]["environment"][1],
+        json!({"name": "EMPTY", "value": ""})
+    );
+    assert_eq!(r["tags"][0]["key"], "owner");
+}
+
+#[test]
+fn bare_describe_object_without_wrapper_is_accepted() {
+    let described = fixture("describe-task-definition-multi.json");
+    let td =
+        TaskDefinition::from_json(described["taskDefinition"].clone(), "web.json").expect("valid");
+    assert_eq!(td.family(), "web");
+    assert!(td.body.get("revision").is_none());
+    assert_eq!(
+        td.role_arns(),
+        vec![
+            "arn:aws:iam::123456789012:role/web-task",
+            "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
+        ]
+    );
+}
+
+#[test]
+fn no_tags_means_no_tags_field() {
+    let td = TaskDefinition::from_json(
+        json!({"family": "f", "containerDefinitions": [{"name": "a", "image": "x"}]}),
+        "f",
+    )
+    .expect("valid");
+    assert!(td.register_request().get("tags").is_none());
+}
+
+#[test]
+fn unusable_definitions_are_refused_with_the_reason() {
+    let cases = [
+        (json!([1, 2]), "not a JSON object"),
+        (
+            json!({"containerDefinitions": [{"name": "a"}]}),
+            "no \"family\"",
+        ),
+        (json!({"family": "f"}), "no \"containerDefinitions\""),
+        (
+            json!({"family": "f", "containerDefinitions": []}),
+            "is empty",
+        ),
+        (
+            json!({"family": "f", "containerDefinitions": [{"image": "x"}]}),
+            "containerDefinitions[0] has no \"name\"",
+        ),
+        (json!({"taskDefinition": "web:1"}), "not an object"),
+    ];
+    for (value, why) in cases {
+        let err = TaskDefinition::from_json(value.clone(), "file.json").expect_err("invalid");
+        assert!(err.to_string().contains(why), "{value}: {err}");
+        assert_eq!(err.exit_code(), 2);
+    }
+}
