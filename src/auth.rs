@@ -110,15 +110,10 @@ impl WebIdentity {
             return Err(Error::AssumeRole {
                 role_arn: self.role_arn.clone(),
                 session_name: self.session_name.clone(),
-                err: Box::new(AwsError {
-                    operation: "sts:AssumeRoleWithWebIdentity",
-                    code: None,
-                    message: Some("the response held no credentials".into()),
-                    status: None,
-                    request_id: None,
-                    no_response: false,
-                    detail: String::new(),
-                }),
+                err: Box::new(AwsError::plain(
+                    "sts:AssumeRoleWithWebIdentity",
+                    "the response held no credentials",
+                )),
                 explain: Vec::new(),
             });
         };
@@ -147,14 +142,22 @@ impl WebIdentity {
                 *current = Some(creds.clone());
                 Ok(creds)
             }
-            Err(e) => Err(CredentialsError::provider_error(format!(
-                "renewing the STS session failed: {e}{}",
-                if matches!(&e, Error::AssumeRole { err, .. } if err.code.as_deref() == Some("ExpiredTokenException"))
-                {
-                    " (the step's OIDC token has expired; Bitbucket issues a fresh one on a re-run of the step)"
-                } else {
-                    ""
-                }
+            Err(Error::AssumeRole { err, .. }) => {
+                let expired = matches!(
+                    err.code.as_deref(),
+                    Some("ExpiredTokenException" | "ExpiredToken")
+                );
+                Err(CredentialsError::provider_error(format!(
+                    "renewing the STS session failed: {err}{}",
+                    if expired {
+                        " (the step's OIDC token has expired; a re-run of the step gets a fresh one)"
+                    } else {
+                        ""
+                    }
+                )))
+            }
+            Err(other) => Err(CredentialsError::provider_error(format!(
+                "renewing the STS session failed: {other}"
             ))),
         }
     }

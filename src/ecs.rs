@@ -264,13 +264,5 @@ impl Ecs {
 }
 
 fn malformed(operation: &'static str, e: &dyn std::fmt::Display) -> AwsError {
-    AwsError {
-        operation,
-        code: None,
-        message: Some(format!("unexpected response: {e}")),
-        status: None,
-        request_id: None,
-        no_response: false,
-        detail: String::new(),
-    }
+    AwsError::plain(operation, format!("unexpected response: {e}"))
 }

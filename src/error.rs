@@ -70,6 +70,9 @@ pub struct AwsError {
     pub request_id: Option<String>,
     /// True when the request never got an answer (connection, DNS, timeout).
     pub no_response: bool,
+    /// Set when the call never left because credentials could not be had (for example the
+    /// STS session could not be renewed); says why.
+    pub credentials: Option<String>,
     /// The full cause chain, for DEBUG output only.
     pub detail: String,
 }
@@ -79,7 +82,7 @@ impl AwsError {
     pub fn from_sdk<E, R>(operation: &'static str, err: &SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: fmt::Debug + HasStatus,
+        R: fmt::Debug + HasStatus + 'static,
     {
         let no_response = matches!(
             err,
@@ -95,14 +98,30 @@ impl AwsError {
             _ => (None, None),
         };
         let request_id = err.meta().extra("aws_request_id").map(str::to_string);
+        let credentials = credentials_failure(err);
         Self {
             operation,
             code,
             message,
             status,
             request_id,
-            no_response,
+            no_response: no_response && credentials.is_none(),
+            credentials,
             detail,
+        }
+    }
+
+    /// An error that says only what went wrong, without an SDK error behind it.
+    pub fn plain(operation: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            operation,
+            code: None,
+            message: Some(message.into()),
+            status: None,
+            request_id: None,
+            no_response: false,
+            credentials: None,
+            detail: String::new(),
         }
     }
 
@@ -143,6 +162,9 @@ impl AwsError {
 
     /// The error code, or a description of a failure without one.
     pub fn code_or_kind(&self) -> String {
+        if let Some(why) = &self.credentials {
+            return format!("no credentials ({why})");
+        }
         match (&self.code, self.no_response, self.status) {
             (Some(code), _, _) => code.clone(),
             (None, true, _) => "no response (connection failed or timed out)".into(),
@@ -160,6 +182,26 @@ impl fmt::Display for AwsError {
         }
         Ok(())
     }
+}
+
+/// The message of a credentials-provider failure anywhere in the error's cause chain.
+fn credentials_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(creds) =
+            e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+        {
+            let mut text = creds.to_string();
+            let mut source = std::error::Error::source(creds);
+            while let Some(s) = source {
+                text = format!("{text}: {s}");
+                source = s.source();
+            }
+            return Some(text);
+        }
+        current = e.source();
+    }
+    None
 }
 
 /// Lets [`AwsError::from_sdk`] read the status of whatever raw response type an SDK uses.
@@ -390,6 +432,9 @@ impl Error {
                 "the role may not call {}: add it to the role's permission policy (README, Prerequisites)",
                 err.operation
             )],
+            Self::Aws { err, .. } if err.credentials.is_some() => vec![
+                "the pipe could not get AWS credentials for this call; re-run the step for a fresh OIDC token, and raise AWS_ROLE_DURATION_SECONDS (and the role's maximum session duration) for long waits".into(),
+            ],
             Self::Aws { err, .. } if err.no_response => vec![
                 "AWS could not be reached; check AWS_DEFAULT_REGION and, if set, AWS_ENDPOINT_URL".into(),
             ],

@@ -341,7 +341,7 @@ async fn failed(
         FailureKind::CircuitBreaker => {
             let mut v = format!("deployment {} of {ours} failed", tracked.deployment_id);
             if let Some(reason) = &failure.reason {
-                v.push_str(&format!(": {reason}"));
+                v.push_str(&format!(": {}", reason.trim_end_matches('.')));
             }
             match now {
                 Some(now) if now != ours => {

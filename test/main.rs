@@ -8,4 +8,5 @@ mod config;
 mod deploy_moto;
 mod image;
 mod rollout;
+mod rollout_fake;
 mod task_def;

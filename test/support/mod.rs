@@ -5,11 +5,13 @@
 //! so unused items are expected here.
 #![allow(dead_code)]
 
+pub mod ecs_fake;
 pub mod fake;
 pub mod http;
 pub mod moto;
 pub mod pipe;
 pub mod rollout;
+pub mod snapshot;
 pub mod token;
 
 use std::hash::{BuildHasher, Hasher};

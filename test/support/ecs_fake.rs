@@ -1,0 +1,329 @@
+//! A scripted ECS + STS endpoint for rollouts moto cannot show: it plays a [`Script`] of
+//! DescribeServices (and DescribeServiceDeployments) frames after the pipe's UpdateService,
+//! one frame per poll, speaking the real protocols so the SDK parses, signs and retries.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{Value, json};
+
+use super::fake::{Fake, Req, Resp};
+use super::{now_epoch, now_epoch_f64, rfc3339};
+
+pub const OLD_TD: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:41";
+pub const NEW_TD: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:42";
+pub const OUR_ID: &str = "ecs-svc/7700000000000000042";
+pub const OLD_ID: &str = "ecs-svc/7700000000000000041";
+pub const SD_ARN: &str =
+    "arn:aws:ecs:eu-west-1:123456789012:service-deployment/prod/web/Xk2Qb9Lm4Np7Rs1Tv3Wy5";
+
+/// What the fake plays.
+#[derive(Clone, Debug)]
+pub struct Script {
+    /// The service before the deploy.
+    pub initial: Value,
+    /// The service as UpdateService returns it.
+    pub update_reply: Value,
+    /// Services returned by the DescribeServices polls after UpdateService; the last repeats.
+    pub frames: Vec<Value>,
+    /// Service deployments returned by DescribeServiceDeployments polls; the last repeats.
+    pub service_deployments: Vec<Value>,
+    /// Tasks returned by DescribeTasks (all listed by ListTasks).
+    pub stopped_tasks: Vec<Value>,
+    /// ThrottlingException replies to the first N DescribeServices after the update.
+    pub throttle_polls: u32,
+    /// A 500 reply to the first UpdateService.
+    pub fail_first_update: bool,
+    /// Lifetime of the credentials STS hands out.
+    pub credential_seconds: u64,
+    /// STS answers ExpiredTokenException from this call on (1-based).
+    pub token_expires_at_call: Option<u32>,
+    /// After a second UpdateService (a rollback by the pipe), play these frames instead.
+    pub rollback_frames: Vec<Value>,
+}
+
+impl Script {
+    pub fn new(frames: Vec<Value>) -> Script {
+        Script {
+            initial: service(
+                vec![deployment(
+                    OLD_ID,
+                    "PRIMARY",
+                    OLD_TD,
+                    3,
+                    3,
+                    0,
+                    Some("COMPLETED"),
+                )],
+                vec![],
+            ),
+            update_reply: service(
+                vec![
+                    deployment(OUR_ID, "PRIMARY", NEW_TD, 0, 3, 0, Some("IN_PROGRESS")),
+                    deployment(OLD_ID, "ACTIVE", OLD_TD, 3, 3, 0, Some("COMPLETED")),
+                ],
+                vec![],
+            ),
+            frames,
+            service_deployments: Vec::new(),
+            stopped_tasks: Vec::new(),
+            throttle_polls: 0,
+            fail_first_update: false,
+            credential_seconds: 3600,
+            token_expires_at_call: None,
+            rollback_frames: Vec::new(),
+        }
+    }
+}
+
+#[derive(Default, Debug)]
+struct State {
+    updates: u32,
+    polls_after_update: u32,
+    throttled: u32,
+    sd_polls: u32,
+    sts_calls: u32,
+    update_failures: u32,
+    registered: Vec<Value>,
+}
+
+/// The running fake.
+pub struct EcsFake {
+    pub fake: Fake,
+    state: Arc<Mutex<State>>,
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl EcsFake {
+    pub fn start(script: Script) -> EcsFake {
+        let state = Arc::new(Mutex::new(State::default()));
+        let st = Arc::clone(&state);
+        let fake = Fake::from_fn(move |req| handle(&script, &st, req));
+        EcsFake { fake, state }
+    }
+
+    pub fn endpoint(&self) -> String {
+        self.fake.endpoint()
+    }
+
+    /// DescribeServices answered after the first UpdateService (throttled ones included).
+    pub fn polls_after_update(&self) -> u32 {
+        lock(&self.state).polls_after_update
+    }
+
+    pub fn sts_calls(&self) -> u32 {
+        lock(&self.state).sts_calls
+    }
+
+    pub fn updates(&self) -> u32 {
+        lock(&self.state).updates
+    }
+
+    pub fn registered(&self) -> Vec<Value> {
+        lock(&self.state).registered.clone()
+    }
+
+    /// Operation names in the order received.
+    pub fn operations(&self) -> Vec<String> {
+        self.fake
+            .requests()
+            .iter()
+            .filter_map(Req::operation)
+            .collect()
+    }
+}
+
+fn frame(frames: &[Value], i: u32) -> Value {
+    let i = (i as usize).min(frames.len().saturating_sub(1));
+    frames.get(i).cloned().unwrap_or(Value::Null)
+}
+
+fn handle(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
+    if req.action().as_deref() == Some("AssumeRoleWithWebIdentity") {
+        let call = {
+            let mut s = lock(state);
+            s.sts_calls += 1;
+            s.sts_calls
+        };
+        if script.token_expires_at_call.is_some_and(|n| call >= n) {
+            return Resp::sts_error(
+                400,
+                "ExpiredTokenException",
+                "Token expired: current date/time 1764150000 must be before the expiration date/time 1764149000",
+            );
+        }
+        return Resp::assume_role_ok(
+            &format!("ASIAFAKEKEY{call:09}"),
+            &format!("fakeSecretKey/{call}/abcdefghijklmnopqrstuvwxyz"),
+            &format!("FwoGZXIvYXdzFakeSessionToken{call}=="),
+            &rfc3339(now_epoch() + script.credential_seconds),
+            &req.form_value("RoleArn").unwrap_or_default(),
+            &req.form_value("RoleSessionName").unwrap_or_default(),
+        );
+    }
+    let body = req.json();
+    match req.target().as_deref() {
+        Some("DescribeServices") => {
+            let mut s = lock(state);
+            if s.updates == 0 {
+                return Resp::json(200, json!({"services": [script.initial], "failures": []}));
+            }
+            s.polls_after_update += 1;
+            if s.throttled < script.throttle_polls {
+                s.throttled += 1;
+                return Resp::aws_json_error(400, "ThrottlingException", "Rate exceeded");
+            }
+            let i = s.polls_after_update - 1 - s.throttled;
+            let svc = if s.updates >= 2 && !script.rollback_frames.is_empty() {
+                frame(&script.rollback_frames, i)
+            } else {
+                frame(&script.frames, i)
+            };
+            Resp::json(200, json!({"services": [svc], "failures": []}))
+        }
+        Some("DescribeTaskDefinition") => Resp::json(
+            200,
+            json!({
+                "taskDefinition": {
+                    "taskDefinitionArn": OLD_TD, "family": "web", "revision": 41, "status": "ACTIVE",
+                    "containerDefinitions": [{"name": "app", "image": "nginx:1.27", "essential": true, "environment": [{"name": "EMPTY", "value": ""}]}],
+                    "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+                    "compatibilities": ["EC2", "FARGATE"], "registeredAt": 1764150000.0
+                },
+                "tags": [{"key": "team", "value": "payments"}]
+            }),
+        ),
+        Some("RegisterTaskDefinition") => {
+            lock(state).registered.push(body.clone());
+            let mut td = body;
+            td["taskDefinitionArn"] = json!(NEW_TD);
+            td["revision"] = json!(42);
+            td["status"] = json!("ACTIVE");
+            Resp::json(200, json!({"taskDefinition": td, "tags": []}))
+        }
+        Some("UpdateService") => {
+            let mut s = lock(state);
+            if script.fail_first_update && s.update_failures == 0 {
+                s.update_failures += 1;
+                return Resp::aws_json_error(
+                    500,
+                    "ServerException",
+                    "Service Unavailable. Please try again later.",
+                );
+            }
+            s.updates += 1;
+            if s.updates >= 2 {
+                // A rollback by the pipe: restart the frame count for the rollback frames.
+                s.polls_after_update = 0;
+                s.throttled = script.throttle_polls;
+                let reply = frame(&script.rollback_frames, 0);
+                return Resp::json(200, json!({"service": reply}));
+            }
+            Resp::json(200, json!({"service": script.update_reply}))
+        }
+        Some("DescribeServiceDeployments") => {
+            let mut s = lock(state);
+            s.sd_polls += 1;
+            let sd = frame(&script.service_deployments, s.sd_polls - 1);
+            Resp::json(200, json!({"serviceDeployments": [sd], "failures": []}))
+        }
+        Some("ListTasks") => {
+            let arns: Vec<Value> = script
+                .stopped_tasks
+                .iter()
+                .map(|t| t["taskArn"].clone())
+                .collect();
+            Resp::json(200, json!({"taskArns": arns}))
+        }
+        Some("DescribeTasks") => {
+            Resp::json(200, json!({"tasks": script.stopped_tasks, "failures": []}))
+        }
+        other => Resp::aws_json_error(
+            400,
+            "InvalidParameterException",
+            &format!("the fake does not play {other:?}"),
+        ),
+    }
+}
+
+/// A `services[]` entry shaped like ECS's.
+pub fn service(deployments: Vec<Value>, events: Vec<Value>) -> Value {
+    let primary = deployments
+        .iter()
+        .find(|d| d["status"] == "PRIMARY")
+        .cloned()
+        .unwrap_or(Value::Null);
+    json!({
+        "serviceArn": "arn:aws:ecs:eu-west-1:123456789012:service/prod/web",
+        "serviceName": "web",
+        "clusterArn": "arn:aws:ecs:eu-west-1:123456789012:cluster/prod",
+        "status": "ACTIVE",
+        "desiredCount": primary["desiredCount"],
+        "runningCount": primary["runningCount"],
+        "pendingCount": primary["pendingCount"],
+        "launchType": "FARGATE",
+        "platformVersion": "LATEST",
+        "taskDefinition": primary["taskDefinition"],
+        "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": true, "rollback": true}, "maximumPercent": 200, "minimumHealthyPercent": 100, "strategy": "ROLLING"},
+        "deployments": deployments,
+        "events": events,
+        "createdAt": 1_764_000_000.0,
+        "deploymentController": {"type": "ECS"},
+        "enableECSManagedTags": true,
+        "propagateTags": "SERVICE"
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn deployment(
+    id: &str,
+    status: &str,
+    td: &str,
+    running: i64,
+    desired: i64,
+    pending: i64,
+    state: Option<&str>,
+) -> Value {
+    let mut d = json!({
+        "id": id, "status": status, "taskDefinition": td,
+        "desiredCount": desired, "pendingCount": pending, "runningCount": running, "failedTasks": 0,
+        "createdAt": now_epoch_f64(), "updatedAt": now_epoch_f64(), "launchType": "FARGATE", "platformVersion": "1.4.0", "platformFamily": "Linux",
+        "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-0a1b2c3d"], "securityGroups": ["sg-0c1d2e3f"], "assignPublicIp": "DISABLED"}}
+    });
+    if let Some(state) = state {
+        d["rolloutState"] = json!(state);
+        d["rolloutStateReason"] = json!(match state {
+            "COMPLETED" => format!("ECS deployment {id} completed."),
+            "FAILED" => "ECS deployment circuit breaker: tasks failed to start.".to_string(),
+            _ => format!("ECS deployment {id} in progress."),
+        });
+    }
+    d
+}
+
+/// Sets `failedTasks` on a deployment.
+pub fn failed(mut d: Value, n: i64) -> Value {
+    d["failedTasks"] = json!(n);
+    d
+}
+
+pub fn event(id: &str, message: &str) -> Value {
+    json!({"id": id, "createdAt": now_epoch_f64(), "message": message})
+}
+
+/// A stopped task of our deployment whose essential container crashed.
+pub fn crashed_task(n: u32, started_by: &str) -> Value {
+    json!({
+        "taskArn": format!("arn:aws:ecs:eu-west-1:123456789012:task/prod/0f1e2d3c4b5a69788796a5b4c3d2e1f{n}"),
+        "clusterArn": "arn:aws:ecs:eu-west-1:123456789012:cluster/prod",
+        "taskDefinitionArn": NEW_TD,
+        "startedBy": started_by,
+        "lastStatus": "STOPPED", "desiredStatus": "STOPPED",
+        "stopCode": "EssentialContainerExited",
+        "stoppedReason": "Essential container in task exited",
+        "containers": [{"name": "app", "lastStatus": "STOPPED", "exitCode": 1, "reason": ""}],
+        "launchType": "FARGATE"
+    })
+}
