@@ -354,7 +354,7 @@ fn no_secret_is_ever_printed_even_with_debug() {
 
 #[test]
 fn help_lists_every_variable_and_version_prints_the_crate_version() {
-    let out = std::process::Command::new(crate::support::pipe::BIN)
+    let out = std::process::Command::new(crate::support::pipe::bin())
         .arg("--help")
         .env_clear()
         .output()
@@ -366,7 +366,7 @@ fn help_lists_every_variable_and_version_prints_the_crate_version() {
             "{name} [{default}] missing from --help"
         );
     }
-    let out = std::process::Command::new(crate::support::pipe::BIN)
+    let out = std::process::Command::new(crate::support::pipe::bin())
         .arg("--version")
         .env_clear()
         .output()
@@ -375,7 +375,7 @@ fn help_lists_every_variable_and_version_prints_the_crate_version() {
         String::from_utf8_lossy(&out.stdout).trim(),
         format!("ecs-oidc-deploy {}", env!("CARGO_PKG_VERSION"))
     );
-    let out = std::process::Command::new(crate::support::pipe::BIN)
+    let out = std::process::Command::new(crate::support::pipe::bin())
         .arg("deploy")
         .env_clear()
         .output()

@@ -20,7 +20,14 @@ use std::time::{Duration, Instant};
 use super::token;
 
 /// Path of the binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_ecs-oidc-deploy");
+pub fn bin() -> PathBuf {
+    // Integration tests get the path from Cargo; the local-deploy example gets it from its
+    // script, or finds the debug build.
+    option_env!("CARGO_BIN_EXE_ecs-oidc-deploy")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("ECS_OIDC_DEPLOY_BIN").map(PathBuf::from))
+        .unwrap_or_else(|| super::manifest_dir().join("target/debug/ecs-oidc-deploy"))
+}
 /// `BITBUCKET_COMMIT`
 pub const COMMIT: &str = "3f7c2a91d04b8e65a1c9f0e2d7b4a8c6e5f1d203";
 /// `BITBUCKET_BUILD_NUMBER`
@@ -161,17 +168,24 @@ impl Pipe {
         self.clone().timeout(timeout).run()
     }
 
-    /// Starts the binary and returns at once (e.g. to send it SIGTERM).
-    pub fn spawn(&self) -> Running {
-        let mut cmd = Command::new(BIN);
+    /// The command that runs the binary with exactly this environment, nothing captured.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(bin());
         cmd.env_clear()
             .envs(&self.env)
             .current_dir(&self.clone_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Starts the binary and returns at once (e.g. to send it SIGTERM).
+    pub fn spawn(&self) -> Running {
+        let mut cmd = self.command();
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let started = Instant::now();
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {BIN}: {e}"));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin().display()));
         let stdout = child.stdout.take().map(drain);
         let stderr = child.stderr.take().map(drain);
         Running {
