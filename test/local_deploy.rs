@@ -6,7 +6,7 @@
 //! rollout moto itself does not simulate. Then it runs the real binary with the environment
 //! of a `deployment: production` step with `oidc: true`, and shows what changed.
 
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 #[path = "support/mod.rs"]
 mod support;
 
