@@ -14,6 +14,7 @@ use aws_credential_types::provider::{
 };
 use tokio::sync::Mutex;
 
+use crate::claims::{self, Claims};
 use crate::config::{Auth, Config};
 use crate::error::{AwsError, Error};
 use crate::report::Reporter;
@@ -50,6 +51,13 @@ pub async fn credentials(
             duration_seconds,
         } => {
             report.step(&format!("Assuming {role_arn} with the step's OIDC token"));
+            let claims = check_token(token)?;
+            if let Some(sub) = &claims.sub {
+                report.detail(&format!("token subject: {sub}"));
+            }
+            if let Some(left) = claims.seconds_left(now_epoch()) {
+                report.detail(&format!("token expires in {}m{:02}s", left / 60, left % 60));
+            }
             report.detail(&format!("session name: {session_name} (CloudTrail shows it as the caller of every call below)"));
             let identity = WebIdentity {
                 client: crate::aws::sts_client(&config.region, config.endpoints.sts.as_deref()),
@@ -58,6 +66,7 @@ pub async fn credentials(
                 session_name: session_name.clone(),
                 duration_seconds: *duration_seconds,
                 current: Arc::new(Mutex::new(None)),
+                claims,
             };
             let creds = identity.assume().await?;
             if let Some(expiry) = creds.expiry()
@@ -83,11 +92,14 @@ pub struct WebIdentity {
     session_name: String,
     duration_seconds: i32,
     current: Arc<Mutex<Option<Credentials>>>,
+    claims: Claims,
 }
 
 impl WebIdentity {
     /// One AssumeRoleWithWebIdentity call.
     pub async fn assume(&self) -> Result<Credentials, Error> {
+        // The SDK retries throttling and IDPCommunicationError with backoff (bounded by the
+        // retry config); nothing else is retried, since a trust-policy mismatch will not fix itself.
         let result = self
             .client
             .assume_role_with_web_identity()
@@ -99,8 +111,25 @@ impl WebIdentity {
             .await;
         let out = result.map_err(|e| {
             let err = AwsError::from_sdk("sts:AssumeRoleWithWebIdentity", &e);
+            let mut details = Vec::new();
+            match err.code.as_deref() {
+                Some("AccessDenied" | "AccessDeniedException") => {
+                    details = self.claims.explain_access_denied(&self.role_arn);
+                }
+                Some("InvalidIdentityToken") => details.push(format!(
+                    "the token's issuer is {} and its audience {}",
+                    self.claims.iss.as_deref().unwrap_or("(not set)"),
+                    self.claims.audiences().join(", ")
+                )),
+                Some("IDPCommunicationError") => details.push(format!(
+                    "STS could not reach Bitbucket after {} attempts",
+                    crate::aws::retry_config().max_attempts()
+                )),
+                _ => {}
+            }
             Error::AssumeRole {
-                explain: explain_sts(&err),
+                hints: explain_sts(&err),
+                details,
                 role_arn: self.role_arn.clone(),
                 session_name: self.session_name.clone(),
                 err: Box::new(err),
@@ -114,7 +143,8 @@ impl WebIdentity {
                     "sts:AssumeRoleWithWebIdentity",
                     "the response held no credentials",
                 )),
-                explain: Vec::new(),
+                details: Vec::new(),
+                hints: Vec::new(),
             });
         };
         let expiry = SystemTime::try_from(*c.expiration()).ok();
@@ -172,12 +202,34 @@ impl ProvideCredentials for WebIdentity {
     }
 }
 
+fn now_epoch() -> i64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Reads the token's claims and refuses an expired or malformed token before STS sees it.
+pub fn check_token(token: &Secret) -> Result<Claims, Error> {
+    let claims = claims::decode(token.expose()).map_err(|problem| Error::Token { problem })?;
+    if let Some(left) = claims.seconds_left(now_epoch())
+        && left <= 0
+    {
+        return Err(Error::Token {
+            problem: format!(
+                "expired {}s ago (exp {})",
+                -left,
+                claims.exp.unwrap_or_default()
+            ),
+        });
+    }
+    Ok(claims)
+}
+
 /// What to tell the user about an STS refusal.
 pub fn explain_sts(err: &AwsError) -> Vec<String> {
     match err.code.as_deref() {
         Some("AccessDenied" | "AccessDeniedException") => vec![
-            "the role's trust policy does not accept this step's token: check the identity provider in the Principal and the :aud and :sub conditions (README, Prerequisites)".into(),
-            "sub patterns need the repository UUID in braces, {REPO_UUID}:*, not the repository slug; an environment-scoped pattern {REPO_UUID}:{ENV_UUID}:* only matches steps with `deployment:`".into(),
+            "make the role's trust policy match the values above; `ecs-oidc-deploy --print-iam-policy` prints one for this repository (README, Prerequisites)".into(),
         ],
         Some("InvalidIdentityToken" | "InvalidIdentityTokenException") => vec![
             "the IAM OIDC identity provider for this workspace is missing, or its audience differs from the token's; create it with the issuer URL and audience shown under Repository settings > OpenID Connect".into(),

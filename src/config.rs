@@ -50,6 +50,11 @@ pub struct RawVars {
     pub wait_timeout: Option<String>,
     pub wait_interval: Option<String>,
     pub rollback_on_failure: Option<String>,
+    pub dry_run: Option<String>,
+    pub keep_revisions: Option<String>,
+    pub tag_service: Option<String>,
+    pub print_iam_policy: Option<String>,
+    pub iam_trust_scope: Option<String>,
     pub debug: Option<String>,
     pub no_color: Option<String>,
     pub bitbucket_step_oidc_token: Option<Secret>,
@@ -59,6 +64,8 @@ pub struct RawVars {
     pub bitbucket_branch: Option<String>,
     pub bitbucket_tag: Option<String>,
     pub bitbucket_workspace: Option<String>,
+    pub bitbucket_workspace_uuid: Option<String>,
+    pub bitbucket_pipe_shared_storage_dir: Option<String>,
     pub bitbucket_repo_slug: Option<String>,
     pub bitbucket_repo_full_name: Option<String>,
     pub bitbucket_repo_uuid: Option<String>,
@@ -72,6 +79,133 @@ impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         String::deserialize(d).map(Secret::new)
     }
+}
+
+/// Old variable names still accepted: (old, replacement, the major version that drops it).
+/// Within a major version a variable is never renamed; it is aliased here, with a warning.
+pub const DEPRECATED: &[(&str, &str, &str)] = &[
+    // atlassian/aws-ecs-deploy documented IMAGE_NAME; users switching keep their step working.
+    ("IMAGE_NAME", "IMAGE", "2.0.0"),
+];
+
+/// Applies [`DEPRECATED`]: an old name fills in its replacement, with a warning; both set to
+/// different values is a problem.
+pub fn apply_deprecations(
+    vars: &mut Vec<(String, String)>,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<String>,
+) {
+    for (old, new, removed_in) in DEPRECATED {
+        let value = |name: &str, vars: &[(String, String)]| {
+            vars.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let Some(old_value) = value(old, vars) else {
+            continue;
+        };
+        match value(new, vars) {
+            None => {
+                warnings.push(format!(
+                    "{old} is deprecated and will stop working in {removed_in}; rename it to {new} in bitbucket-pipelines.yml"
+                ));
+                vars.retain(|(k, _)| k != new);
+                vars.push(((*new).to_string(), old_value));
+            }
+            Some(new_value) if new_value != old_value => problems.push(Problem::new(
+                old,
+                format!("is deprecated and differs from {new}; remove {old} and keep {new}"),
+            )),
+            Some(_) => warnings.push(format!(
+                "{old} is deprecated and will stop working in {removed_in}; remove it, {new} is set"
+            )),
+        }
+    }
+}
+
+/// Reads a Bitbucket list variable: `NAME_COUNT` and `NAME_0` … `NAME_{n-1}`, or a plain `NAME`
+/// holding one item.
+pub fn read_list(
+    vars: &[(String, String)],
+    name: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<String> {
+    let get = |key: &str| vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let count_name = format!("{name}_COUNT");
+    let Some(count) = get(&count_name) else {
+        return get(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .into_iter()
+            .collect();
+    };
+    let Ok(count) = count.trim().parse::<usize>() else {
+        problems.push(Problem::new(
+            &count_name,
+            format!("must be a number, got {count:?}; write {name} as a YAML list"),
+        ));
+        return Vec::new();
+    };
+    let mut items = Vec::new();
+    for i in 0..count {
+        match get(&format!("{name}_{i}")) {
+            Some(v) if !v.trim().is_empty() => items.push(v.trim().to_string()),
+            _ => problems.push(Problem::new(
+                &format!("{name}_{i}"),
+                format!("is missing or empty, but {count_name} is {count}"),
+            )),
+        }
+    }
+    items
+}
+
+/// `key=value` pairs split at the first `=`.
+fn parse_pairs(
+    name: &str,
+    items: &[String],
+    what: &str,
+    example: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for item in items {
+        match item.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => {
+                let key = k.trim().to_string();
+                if pairs.iter().any(|(existing, _)| *existing == key) {
+                    problems.push(Problem::new(name, format!("names {what} {key:?} twice")));
+                } else {
+                    pairs.push((key, v.trim().to_string()));
+                }
+            }
+            _ => problems.push(Problem::new(
+                name,
+                format!("items must look like {example}, got {item:?}"),
+            )),
+        }
+    }
+    pairs
+}
+
+/// True for a valid ECS tag key or value (letters, digits, spaces and `+ - = . _ : / @`).
+fn is_valid_tag_text(text: &str, max: usize) -> bool {
+    text.chars().count() <= max
+        && text
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == ' ' || "+-=._:/@".contains(c))
+}
+
+/// Prefix of the tags the pipe writes itself; it owns and updates them.
+pub const AUDIT_TAG_PREFIX: &str = "bitbucket:";
+
+/// Which steps the printed trust policy lets assume the role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustScope {
+    /// Every step of the repository: `{REPO_UUID}:*`.
+    Repository,
+    /// Only steps of this deployment environment: `{REPO_UUID}:{ENV_UUID}:*`.
+    Environment,
 }
 
 /// How the pipe gets AWS credentials. There is deliberately no "default chain" variant:
@@ -116,6 +250,7 @@ pub struct Endpoints {
 #[allow(missing_docs)]
 pub struct BitbucketContext {
     pub workspace: Option<String>,
+    pub workspace_uuid: Option<String>,
     pub repo_slug: Option<String>,
     pub repo_full_name: Option<String>,
     pub repo_uuid: Option<String>,
@@ -136,6 +271,13 @@ pub struct TaskDefinitionFile {
     pub display: String,
     /// The parsed JSON.
     pub json: serde_json::Value,
+}
+
+/// List variables, read before `envy` sees the rest.
+#[derive(Debug, Default)]
+struct Lists {
+    tags: Vec<String>,
+    container_images: Vec<String>,
 }
 
 /// Everything a deploy needs, validated.
@@ -171,6 +313,22 @@ pub struct Config {
     pub wait_interval: Duration,
     /// `ROLLBACK_ON_FAILURE`.
     pub rollback_on_failure: bool,
+    /// `CONTAINER_IMAGES`: (container, image) pairs, for several containers in one deploy.
+    pub container_images: Vec<(String, ImageRef)>,
+    /// `DRY_RUN`: stop before the first change and show what would change.
+    pub dry_run: bool,
+    /// `KEEP_REVISIONS`: after a verified deploy, deregister older ACTIVE revisions beyond this many.
+    pub keep_revisions: Option<u32>,
+    /// `TAGS`: user tags for the new revision.
+    pub tags: Vec<(String, String)>,
+    /// `TAG_SERVICE`: tag the service with the last deploy.
+    pub tag_service: bool,
+    /// `PRINT_IAM_POLICY`: print the IAM policies this deploy needs and exit.
+    pub print_iam_policy: bool,
+    /// `IAM_TRUST_SCOPE`: scope of the printed trust policy.
+    pub trust_scope: TrustScope,
+    /// Where results for later steps go: `$BITBUCKET_PIPE_SHARED_STORAGE_DIR/ecs-oidc-deploy`.
+    pub outputs_dir: Option<PathBuf>,
     /// `DEBUG`.
     pub debug: bool,
     /// Colour the output (off with `NO_COLOR`).
@@ -378,22 +536,40 @@ impl Config {
     where
         I: IntoIterator<Item = (String, String)>,
     {
+        let mut vars: Vec<(String, String)> = vars.into_iter().collect();
+        let mut problems = Vec::new();
+        let mut warnings = Vec::new();
+        apply_deprecations(&mut vars, &mut problems, &mut warnings);
+        let lists = Lists {
+            tags: read_list(&vars, "TAGS", &mut problems),
+            container_images: read_list(&vars, "CONTAINER_IMAGES", &mut problems),
+        };
         let raw: RawVars = envy::from_iter(vars).map_err(|e| {
             Error::Config(vec![Problem::new(
                 "environment",
                 format!("could not be read: {e}"),
             )])
         })?;
-        Self::from_raw(raw)
+        Self::validate(raw, lists, problems, warnings)
     }
 
     /// Validates raw variables; see [`Config::from_vars`].
-    pub fn from_raw(raw: RawVars) -> Result<Self, Error> {
-        let mut problems = Vec::new();
-        let mut warnings = Vec::new();
+    fn validate(
+        raw: RawVars,
+        lists: Lists,
+        mut problems: Vec<Problem>,
+        mut warnings: Vec<String>,
+    ) -> Result<Self, Error> {
+        let print_iam_policy = parse_bool(
+            "PRINT_IAM_POLICY",
+            clean(raw.print_iam_policy).as_deref(),
+            false,
+            &mut problems,
+        );
 
         let context = BitbucketContext {
             workspace: clean(raw.bitbucket_workspace),
+            workspace_uuid: clean(raw.bitbucket_workspace_uuid),
             repo_slug: clean(raw.bitbucket_repo_slug),
             repo_full_name: clean(raw.bitbucket_repo_full_name),
             repo_uuid: clean(raw.bitbucket_repo_uuid),
@@ -440,6 +616,7 @@ impl Config {
             raw.aws_role_session_name,
             raw.aws_role_duration_seconds,
             &context,
+            print_iam_policy,
             &mut problems,
             &mut warnings,
         );
@@ -510,6 +687,39 @@ impl Config {
         };
         let image_given = image.is_some() || problems.iter().any(|p| p.variable == "IMAGE");
 
+        let container_images: Vec<(String, ImageRef)> = parse_pairs(
+            "CONTAINER_IMAGES",
+            &lists.container_images,
+            "container",
+            "app=123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v2",
+            &mut problems,
+        )
+        .into_iter()
+        .filter_map(|(container, value)| match ImageRef::parse(&value) {
+            Ok(image) => Some((container, image)),
+            Err(why) => {
+                problems.push(Problem::new(
+                    "CONTAINER_IMAGES",
+                    format!("image of container {container:?} {why}, got {value:?}"),
+                ));
+                None
+            }
+        })
+        .collect();
+        let container_images_given = !lists.container_images.is_empty();
+        if container_images_given
+            && (image_given
+                || raw
+                    .container_name
+                    .as_deref()
+                    .is_some_and(|v| !v.trim().is_empty()))
+        {
+            problems.push(Problem::new(
+                "CONTAINER_IMAGES",
+                "cannot be combined with IMAGE or CONTAINER_NAME; list every container=image pair in CONTAINER_IMAGES, or use IMAGE (and CONTAINER_NAME) for one container",
+            ));
+        }
+
         let container = clean(raw.container_name);
         if container.is_some() && !image_given {
             problems.push(Problem::new(
@@ -524,10 +734,10 @@ impl Config {
         let file_given = task_definition_file.is_some()
             || problems.iter().any(|p| p.variable == "TASK_DEFINITION");
 
-        if !image_given && !file_given && !force_new_deployment {
+        if !image_given && !file_given && !force_new_deployment && !container_images_given {
             problems.push(Problem::new(
                 "IMAGE",
-                "is required: the image to deploy, such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:$BITBUCKET_COMMIT (or give TASK_DEFINITION, or FORCE_NEW_DEPLOYMENT: 'true' to restart the current revision)",
+                "is required: the image to deploy, such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:$BITBUCKET_COMMIT (or CONTAINER_IMAGES for several containers, or TASK_DEFINITION, or FORCE_NEW_DEPLOYMENT: 'true' to restart the current revision)",
             ));
         }
 
@@ -545,6 +755,65 @@ impl Config {
             &mut problems,
         );
         let debug = parse_bool("DEBUG", clean(raw.debug).as_deref(), false, &mut problems);
+        let dry_run = parse_bool(
+            "DRY_RUN",
+            clean(raw.dry_run).as_deref(),
+            false,
+            &mut problems,
+        );
+        let tag_service = parse_bool(
+            "TAG_SERVICE",
+            clean(raw.tag_service).as_deref(),
+            false,
+            &mut problems,
+        );
+        let keep_revisions = clean(raw.keep_revisions).and_then(|v| match v.parse::<u32>() {
+            Ok(n) if n >= 1 => Some(n),
+            _ => {
+                problems.push(Problem::new(
+                    "KEEP_REVISIONS",
+                    format!("must be a whole number of revisions to keep, 1 or more, such as 10, got {v:?}"),
+                ));
+                None
+            }
+        });
+        let trust_scope = match clean(raw.iam_trust_scope)
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("repository") => TrustScope::Repository,
+            Some("environment") => TrustScope::Environment,
+            Some(other) => {
+                problems.push(Problem::new(
+                    "IAM_TRUST_SCOPE",
+                    format!("must be repository or environment, got {other:?}"),
+                ));
+                TrustScope::Repository
+            }
+        };
+        let tags = parse_pairs("TAGS", &lists.tags, "tag", "team=payments", &mut problems);
+        for (key, value) in &tags {
+            if key.to_ascii_lowercase().starts_with("aws:") || key.starts_with(AUDIT_TAG_PREFIX) {
+                problems.push(Problem::new(
+                    "TAGS",
+                    format!("tag {key:?} uses a reserved prefix (aws:, {AUDIT_TAG_PREFIX}); the pipe writes {AUDIT_TAG_PREFIX} tags itself"),
+                ));
+            } else if !is_valid_tag_text(key, 128) || !is_valid_tag_text(value, 256) {
+                problems.push(Problem::new(
+                    "TAGS",
+                    format!("tag {key}={value} has characters ECS does not allow; use letters, digits, spaces and + - = . _ : / @ (keys up to 128, values up to 256)"),
+                ));
+            }
+        }
+        if trust_scope == TrustScope::Environment
+            && context.deployment_environment_uuid.is_none()
+            && print_iam_policy
+        {
+            warnings.push("IAM_TRUST_SCOPE is environment but this step has no `deployment:`; the trust policy shows a placeholder for the environment UUID".into());
+        }
+        let outputs_dir = clean(raw.bitbucket_pipe_shared_storage_dir)
+            .map(|d| PathBuf::from(d).join("ecs-oidc-deploy"));
 
         let desired_count = clean(raw.desired_count).and_then(|v| match v.parse::<i32>() {
             Ok(n) if n >= 0 => Some(n),
@@ -565,6 +834,12 @@ impl Config {
             &mut problems,
         ));
         let wait_interval = parse_interval(clean(raw.wait_interval).as_deref(), &mut problems);
+        if keep_revisions.is_some() && !wait {
+            problems.push(Problem::new(
+                "KEEP_REVISIONS",
+                "needs WAIT: 'true', because old revisions are only cleaned up after a verified deploy",
+            ));
+        }
         if rollback_on_failure && !wait {
             problems.push(Problem::new(
                 "ROLLBACK_ON_FAILURE",
@@ -599,6 +874,14 @@ impl Config {
             wait_timeout,
             wait_interval,
             rollback_on_failure,
+            container_images,
+            dry_run,
+            keep_revisions,
+            tags,
+            tag_service,
+            print_iam_policy,
+            trust_scope,
+            outputs_dir,
             debug,
             color,
             context,
@@ -616,6 +899,7 @@ impl Config {
         session_name_var: Option<String>,
         duration: Option<String>,
         context: &BitbucketContext,
+        print_only: bool,
         problems: &mut Vec<Problem>,
         warnings: &mut Vec<String>,
     ) -> Option<Auth> {
@@ -673,7 +957,7 @@ impl Config {
             ));
             ok = false;
         }
-        if token.is_none() {
+        if token.is_none() && !print_only {
             problems.push(Problem::new(
                 "BITBUCKET_STEP_OIDC_TOKEN",
                 "is missing: AWS_OIDC_ROLE_ARN is set, so add `oidc: true` to this step in bitbucket-pipelines.yml (the pipe never falls back to access keys)",
@@ -720,6 +1004,13 @@ impl Config {
             Some(token) if ok => Some(Auth::Oidc {
                 role_arn,
                 token,
+                session_name,
+                duration_seconds,
+            }),
+            // Printing policies makes no AWS call, so it needs no token (say, on a laptop).
+            None if ok && print_only => Some(Auth::Oidc {
+                role_arn,
+                token: Secret::new(""),
                 session_name,
                 duration_seconds,
             }),

@@ -6,14 +6,18 @@ use std::time::Instant;
 
 use crate::auth;
 use crate::aws;
+use crate::cleanup;
 use crate::config::Config;
 use crate::ecr;
 use crate::ecs::{Ecs, Lookup};
 use crate::error::{Changed, Error};
+use crate::image::ImageRef;
+use crate::outputs::Record;
 use crate::report::Reporter;
 use crate::rollout::{EventLog, Service, Tracked, revision_name};
 use crate::task_def::{self, TaskDefinition};
 use crate::wait::{self, WaitSettings};
+use serde_json::Value;
 
 /// What a successful run did.
 #[derive(Debug, Clone)]
@@ -41,9 +45,16 @@ pub fn console_link(region: &str, cluster: &str, service: &str) -> String {
     )
 }
 
-/// Runs the whole deploy.
-pub async fn deploy(config: &Config, report: &Reporter) -> Result<Summary, Error> {
+/// Runs the whole deploy, filling `record` as it goes so the outcome can be written out
+/// even when a step fails.
+pub async fn deploy(
+    config: &Config,
+    report: &Reporter,
+    record: &mut Record,
+) -> Result<Summary, Error> {
     let started = Instant::now();
+    record.cluster.clone_from(&config.cluster);
+    record.service.clone_from(&config.service);
     for warning in &config.warnings {
         report.warn(warning);
     }
@@ -60,6 +71,7 @@ pub async fn deploy(config: &Config, report: &Reporter) -> Result<Summary, Error
     ));
     let service = read_service(&ecs, config).await?;
     let previous = service.task_definition.clone();
+    record.previous_task_definition_arn = Some(previous.clone());
     report.detail(&format!(
         "runs {}: {}/{} tasks running",
         revision_name(&previous),
@@ -67,19 +79,32 @@ pub async fn deploy(config: &Config, report: &Reporter) -> Result<Summary, Error
         service.desired_count
     ));
 
-    let new_revision = match source_task_definition(&ecs, config, &previous, report).await? {
+    let rendered = match source_task_definition(&ecs, config, &previous, report).await? {
         Some(mut td) => {
             let before = td.register_request();
-            if let Some(image) = &config.image {
-                let change = td.set_image(config.container.as_deref(), &image.full)?;
+            for (container, image) in images_to_set(config) {
+                let change = td.set_image(container.as_deref(), &image.full)?;
                 report.detail(&format!(
                     "container {}: {} → {}",
                     change.container, change.old, change.new
                 ));
+                let digest = verify_image(config, image, credentials.clone(), report).await?;
+                record
+                    .images
+                    .push((change.container, image.full.clone(), digest));
             }
-            if let Some(image) = &config.image {
-                verify_image(config, image, credentials.clone(), report).await?;
-            }
+            td.apply_tags(&task_def::audit_tags(&config.context), &config.tags)?;
+            Some((before, td))
+        }
+        None => None,
+    };
+
+    if config.dry_run {
+        return Ok(dry_run(config, report, &service, rendered.as_ref(), record));
+    }
+
+    let new_revision = match rendered {
+        Some((before, td)) => {
             let request = td.register_request();
             report.step(&format!("Registering a new revision of {}", td.family()));
             let arn = ecs
@@ -91,7 +116,10 @@ pub async fn deploy(config: &Config, report: &Reporter) -> Result<Summary, Error
                     changed: Changed::Nothing,
                 })?;
             let changes = if config.task_definition_file.is_none() {
-                let paths = task_def::changed_paths(&before, &request);
+                let paths: Vec<String> = task_def::changed_paths(&before, &request)
+                    .into_iter()
+                    .filter(|p| !p.starts_with("tags"))
+                    .collect();
                 if paths.is_empty() {
                     "no field changed".to_string()
                 } else {
@@ -105,9 +133,12 @@ pub async fn deploy(config: &Config, report: &Reporter) -> Result<Summary, Error
                 revision_name(&arn),
                 revision_name(&previous)
             ));
-            if !td.tags.is_empty() {
-                report.detail(&format!("kept {} tag(s)", td.tags.len()));
-            }
+            report.detail(&format!(
+                "{} tag(s), audit tags under {}",
+                td.tags.len(),
+                crate::config::AUDIT_TAG_PREFIX
+            ));
+            record.task_definition_arn = Some(arn.clone());
             Some(arn)
         }
         None => None,
@@ -142,6 +173,7 @@ pub async fn deploy(config: &Config, report: &Reporter) -> Result<Summary, Error
             }),
         })?;
     let deployment_id = our_deployment(&updated, &target);
+    record.deployment_id = Some(deployment_id.clone());
     report.detail(&format!("deployment {deployment_id} started"));
     report.detail(&console_link(
         &config.region,
@@ -156,6 +188,7 @@ pub async fn deploy(config: &Config, report: &Reporter) -> Result<Summary, Error
         verified: config.wait,
     };
     if !config.wait {
+        tag_service(&ecs, config, &updated.service_arn, report).await;
         report.success(&format!(
             "Started deployment {deployment_id} of {} to {}; not waiting for it (WAIT is false)",
             revision_name(&target),
@@ -185,6 +218,11 @@ pub async fn deploy(config: &Config, report: &Reporter) -> Result<Summary, Error
     events.prime(&service.events);
     match wait::follow(&ecs, &settings, tracked, &mut events, report).await {
         Ok(done) => {
+            record.deployment_id = Some(done.deployment_id.clone());
+            tag_service(&ecs, config, &updated.service_arn, report).await;
+            if let Some(keep) = config.keep_revisions {
+                clean_up(&ecs, config, keep, &previous, &target, report).await;
+            }
             report.success(&format!(
                 "Deployed {} to service {} in cluster {} ({} in all); {} is complete",
                 revision_name(&target),
@@ -209,6 +247,155 @@ pub async fn deploy(config: &Config, report: &Reporter) -> Result<Summary, Error
         )
         .await),
         Err(error) => Err(error),
+    }
+}
+
+/// (container or None for "the only one", image) pairs from IMAGE/CONTAINER_NAME or CONTAINER_IMAGES.
+fn images_to_set(config: &Config) -> Vec<(Option<String>, &ImageRef)> {
+    match &config.image {
+        Some(image) => vec![(config.container.clone(), image)],
+        None => config
+            .container_images
+            .iter()
+            .map(|(c, i)| (Some(c.clone()), i))
+            .collect(),
+    }
+}
+
+/// `DRY_RUN`: show the new revision as a diff and the calls a deploy would make, change nothing.
+fn dry_run(
+    config: &Config,
+    report: &Reporter,
+    service: &Service,
+    rendered: Option<&(Value, TaskDefinition)>,
+    record: &mut Record,
+) -> Summary {
+    report.step("Dry run: what a deploy would change (DRY_RUN is true)");
+    let mut calls = Vec::new();
+    if let Some((before, td)) = rendered {
+        let mut before_body = before.clone();
+        let before_tags = before_body
+            .as_object_mut()
+            .and_then(|b| b.remove("tags"))
+            .unwrap_or(Value::Array(Vec::new()));
+        let mut lines = task_def::diff_lines(&before_body, &Value::Object(td.body.clone()));
+        lines.extend(task_def::tag_changes(&before_tags, &td.tags));
+        if lines.is_empty() {
+            report.detail("the new revision would be identical to the current one");
+        }
+        for line in lines {
+            report.detail(&line);
+        }
+        calls.push(format!(
+            "ecs:RegisterTaskDefinition family {} (a new revision)",
+            td.family()
+        ));
+    }
+    let mut update = format!(
+        "ecs:UpdateService cluster {} service {}",
+        config.cluster, config.service
+    );
+    if rendered.is_some() {
+        update.push_str(" taskDefinition=<the new revision>");
+    }
+    if config.force_new_deployment {
+        update.push_str(" forceNewDeployment=true");
+    }
+    if let Some(n) = config.desired_count {
+        update.push_str(&format!(" desiredCount={n}"));
+    }
+    calls.push(update);
+    if config.wait {
+        calls.push(format!(
+            "then follow the deployment (timeout {})",
+            wait::human(config.wait_timeout)
+        ));
+    }
+    report.detail("calls a deploy would make:");
+    for call in &calls {
+        report.detail(&format!("  {call}"));
+    }
+    record.verdict = "dry-run".into();
+    report.success(&format!(
+        "Dry run of {} in {}: nothing was changed in AWS",
+        config.service, config.cluster
+    ));
+    Summary {
+        task_definition: service.task_definition.clone(),
+        previous_task_definition: service.task_definition.clone(),
+        deployment_id: String::new(),
+        verified: false,
+    }
+}
+
+/// `TAG_SERVICE`: the service remembers its last deploy. A failure only warns: the deploy
+/// itself is done.
+async fn tag_service(ecs: &Ecs, config: &Config, service_arn: &str, report: &Reporter) {
+    if !config.tag_service || service_arn.is_empty() {
+        return;
+    }
+    let tags: Vec<(String, String)> = task_def::audit_tags(&config.context)
+        .into_iter()
+        .filter(|(k, _)| !k.ends_with("pipeline-uuid") && !k.ends_with("repository"))
+        .collect();
+    match ecs.tag(service_arn, &tags).await {
+        Ok(()) => report.detail(&format!(
+            "tagged the service: {}",
+            tags.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Err(err) => report.warn(&format!(
+            "could not tag the service ({err}); the deploy itself succeeded"
+        )),
+    }
+}
+
+/// `KEEP_REVISIONS`: deregister older ACTIVE revisions, never one in use. Failures only warn.
+async fn clean_up(
+    ecs: &Ecs,
+    config: &Config,
+    keep: u32,
+    previous: &str,
+    current: &str,
+    report: &Reporter,
+) {
+    let family = revision_name(current)
+        .rsplit_once(':')
+        .map_or(revision_name(current), |(f, _)| f)
+        .to_string();
+    report.step(&format!(
+        "Keeping the newest {keep} revisions of {family} (KEEP_REVISIONS)"
+    ));
+    let active = match ecs.active_revisions(&family).await {
+        Ok(active) => active,
+        Err(err) => {
+            return report.warn(&format!(
+                "could not list revisions ({err}); nothing deregistered"
+            ));
+        }
+    };
+    let in_use = match ecs.revisions_in_use(&config.cluster).await {
+        Ok(in_use) => in_use,
+        Err(err) => {
+            return report.warn(&format!(
+                "could not list the revisions in use ({err}); nothing deregistered"
+            ));
+        }
+    };
+    let doomed = cleanup::to_deregister(&active, keep, &in_use, previous, current);
+    if doomed.is_empty() {
+        report.detail("nothing to deregister");
+    }
+    for arn in doomed {
+        match ecs.deregister(&arn).await {
+            Ok(()) => report.detail(&format!("deregistered {}", revision_name(&arn))),
+            Err(err) => report.warn(&format!(
+                "could not deregister {} ({err})",
+                revision_name(&arn)
+            )),
+        }
     }
 }
 
@@ -266,7 +453,7 @@ async fn source_task_definition(
         report.step(&format!("Using the task definition in {}", file.display));
         return TaskDefinition::from_json(file.json.clone(), &file.display).map(Some);
     }
-    if config.image.is_none() {
+    if config.image.is_none() && config.container_images.is_empty() {
         return Ok(None);
     }
     report.step(&format!(
@@ -289,13 +476,13 @@ async fn verify_image(
     image: &crate::image::ImageRef,
     credentials: aws_credential_types::provider::SharedCredentialsProvider,
     report: &Reporter,
-) -> Result<(), Error> {
+) -> Result<Option<String>, Error> {
     if !config.verify_image {
-        return Ok(());
+        return Ok(None);
     }
     let Some(ecr_image) = image.ecr() else {
         report.detail(&format!("{image} is not in ECR; not checked"));
-        return Ok(());
+        return Ok(None);
     };
     report.step(&format!("Checking that {image} exists in ECR"));
     let client = aws::ecr_client(
@@ -305,7 +492,7 @@ async fn verify_image(
     );
     let digest = ecr::image_digest(&client, &ecr_image, &image.full).await?;
     report.detail(&format!("found, digest {digest}"));
-    Ok(())
+    Ok(Some(digest))
 }
 
 /// The deployment UpdateService started: the PRIMARY one running `target`.

@@ -4,6 +4,8 @@
 //! new task definition is sent as raw JSON, so no field is lost in the SDK's typed structs.
 //! The SDK still does the signing, retries, endpoint resolution and error parsing.
 
+use std::collections::HashSet;
+
 use aws_sdk_ecs::types::{ContainerDefinition, DesiredStatus, TaskDefinitionField};
 use aws_smithy_types::body::SdkBody;
 use serde_json::Value;
@@ -260,6 +262,115 @@ impl Ecs {
                     .collect(),
             })
             .collect())
+    }
+}
+
+impl Ecs {
+    /// ACTIVE revisions of a family (ARNs, any order).
+    pub async fn active_revisions(&self, family: &str) -> Result<Vec<String>, AwsError> {
+        let mut arns = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_task_definitions()
+                .family_prefix(family)
+                .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ecs:ListTaskDefinitions", &e))?;
+            // familyPrefix matches web-worker too; keep only this family.
+            arns.extend(
+                out.task_definition_arns()
+                    .iter()
+                    .filter(|a| {
+                        a.rsplit_once('/')
+                            .and_then(|(_, n)| n.rsplit_once(':'))
+                            .is_some_and(|(f, _)| f == family)
+                    })
+                    .cloned(),
+            );
+            match out.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_string()),
+                _ => return Ok(arns),
+            }
+        }
+    }
+
+    /// Every revision that a service of the cluster runs or is deploying.
+    pub async fn revisions_in_use(&self, cluster: &str) -> Result<HashSet<String>, AwsError> {
+        let mut services = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_services()
+                .cluster(cluster)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ecs:ListServices", &e))?;
+            services.extend(out.service_arns().iter().cloned());
+            match out.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_string()),
+                _ => break,
+            }
+        }
+        let mut in_use = HashSet::new();
+        for chunk in services.chunks(10) {
+            let out = self
+                .client
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ecs:DescribeServices", &e))?;
+            for service in out.services() {
+                in_use.extend(service.task_definition().map(str::to_string));
+                in_use.extend(
+                    service
+                        .deployments()
+                        .iter()
+                        .filter_map(|d| d.task_definition().map(str::to_string)),
+                );
+                in_use.extend(
+                    service
+                        .task_sets()
+                        .iter()
+                        .filter_map(|t| t.task_definition().map(str::to_string)),
+                );
+            }
+        }
+        Ok(in_use)
+    }
+
+    /// DeregisterTaskDefinition.
+    pub async fn deregister(&self, arn: &str) -> Result<(), AwsError> {
+        self.client
+            .deregister_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("ecs:DeregisterTaskDefinition", &e))
+    }
+
+    /// TagResource.
+    pub async fn tag(&self, arn: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
+        let tags = tags
+            .iter()
+            .map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(k).value(v).build())
+            .collect::<Vec<_>>();
+        self.client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("ecs:TagResource", &e))
     }
 }
 

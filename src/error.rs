@@ -204,6 +204,78 @@ fn credentials_failure(err: &(dyn std::error::Error + 'static)) -> Option<String
     None
 }
 
+/// The parts of an AWS "not authorized" message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Denied {
+    /// Who asked: the assumed-role session or user ARN.
+    pub identity: Option<String>,
+    /// The IAM action refused, such as `ecs:RegisterTaskDefinition`.
+    pub action: Option<String>,
+    /// The resource, when AWS named one.
+    pub resource: Option<String>,
+    /// AWS's reason, such as "no identity-based policy allows the … action".
+    pub reason: Option<String>,
+}
+
+/// Reads `User: <arn> is not authorized to perform: <action> on resource: <arn> because …`.
+pub fn parse_denied(message: &str) -> Option<Denied> {
+    let (before, after) = message.split_once("is not authorized to perform")?;
+    let identity = before
+        .trim()
+        .strip_prefix("User:")
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty());
+    let after = after.trim_start_matches(':').trim();
+    let (action_part, reason) = match after.split_once(" because ") {
+        Some((a, r)) => (a, Some(r.trim().trim_end_matches('.').to_string())),
+        None => (after, None),
+    };
+    let (action, resource) = match action_part.split_once(" on resource:") {
+        Some((a, r)) => (a.trim(), Some(r.trim().trim_end_matches('.').to_string())),
+        None => (action_part.trim().trim_end_matches('.'), None),
+    };
+    let action = action.split_whitespace().next().map(str::to_string);
+    Some(Denied {
+        identity,
+        action,
+        resource,
+        reason,
+    })
+}
+
+/// The hints for an access-denied error: which statement is missing.
+pub fn access_denied_hints(err: &AwsError) -> Vec<String> {
+    let denied = err
+        .message
+        .as_deref()
+        .and_then(parse_denied)
+        .unwrap_or_default();
+    let action = denied
+        .action
+        .clone()
+        .unwrap_or_else(|| err.operation.to_string());
+    let resource = denied
+        .resource
+        .clone()
+        .unwrap_or_else(|| "the resource".into());
+    let who = denied.identity.clone().unwrap_or_else(|| "the role".into());
+    let mut hints = vec![format!("AWS refused {action} on {resource} for {who}")];
+    if let Some(reason) = &denied.reason {
+        hints.push(format!("AWS says: {reason}"));
+    }
+    if action == "iam:PassRole" {
+        hints.push(format!(
+            "registering a task definition passes its task and execution roles: allow iam:PassRole on {resource} with the condition iam:PassedToService = ecs-tasks.amazonaws.com"
+        ));
+    } else {
+        hints.push(format!(
+            "add a statement allowing {action} on {resource} to the role's permission policy"
+        ));
+    }
+    hints.push("`ecs-oidc-deploy --print-iam-policy` (or PRINT_IAM_POLICY: 'true') prints the complete policy this deploy needs".into());
+    hints
+}
+
 /// Lets [`AwsError::from_sdk`] read the status of whatever raw response type an SDK uses.
 pub trait HasStatus {
     /// The HTTP status code.
@@ -233,8 +305,10 @@ pub enum Error {
         session_name: String,
         /// What STS said.
         err: Box<AwsError>,
-        /// Explanations specific to this failure, shown as hints.
-        explain: Vec<String>,
+        /// What the token and STS said, shown above the verdict.
+        details: Vec<String>,
+        /// What to do about it.
+        hints: Vec<String>,
     },
 
     /// The cluster does not exist in this account and region.
@@ -310,6 +384,28 @@ pub enum Error {
         available: Vec<String>,
         /// The task definition.
         source_name: String,
+    },
+
+    /// A `TAGS` entry would change a tag the task definition already has.
+    #[error(
+        "TAGS would change tag {key:?} of {source_name} from {existing:?} to {wanted:?}; nothing was changed in AWS"
+    )]
+    TagCollision {
+        /// The tag key.
+        key: String,
+        /// Its current value.
+        existing: String,
+        /// The value in `TAGS`.
+        wanted: String,
+        /// The task definition.
+        source_name: String,
+    },
+
+    /// The OIDC token cannot be used (expired, not a JWT).
+    #[error("the step's OIDC token {problem}; nothing was changed in AWS")]
+    Token {
+        /// What is wrong with it.
+        problem: String,
     },
 
     /// The ECR image does not exist.
@@ -391,7 +487,12 @@ impl Error {
         match self {
             Self::Config(problems) => problems.iter().map(ToString::to_string).collect(),
             Self::Rollout { details, .. } => details.clone(),
-            Self::Aws { err, .. } | Self::AssumeRole { err, .. } => err
+            Self::AssumeRole { err, details, .. } => details
+                .iter()
+                .cloned()
+                .chain(err.request_id.iter().map(|id| format!("request id: {id}")))
+                .collect(),
+            Self::Aws { err, .. } => err
                 .request_id
                 .iter()
                 .map(|id| format!("request id: {id}"))
@@ -404,7 +505,7 @@ impl Error {
     pub fn hints(&self) -> Vec<String> {
         match self {
             Self::Config(_) => vec!["fix the variables listed above under `variables:` of the pipe in bitbucket-pipelines.yml".into()],
-            Self::AssumeRole { explain, .. } => explain.clone(),
+            Self::AssumeRole { hints, .. } => hints.clone(),
             Self::ClusterNotFound { .. } => vec![
                 "check CLUSTER_NAME and AWS_DEFAULT_REGION; the role's account must own the cluster".into(),
             ],
@@ -425,13 +526,16 @@ impl Error {
                 "set CONTAINER_NAME to one of: {}",
                 available.join(", ")
             )],
+            Self::TagCollision { key, .. } => vec![format!(
+                "remove {key} from TAGS, or change the tag on the task definition first if the new value is intended"
+            )],
+            Self::Token { .. } => vec![
+                "run the pipe early in the step and re-run the step for a fresh token; check that `oidc: true` is set on the step".into(),
+            ],
             Self::ImageNotFound { .. } => vec![
                 "push the image before this step (check the tag or digest in IMAGE), or set VERIFY_IMAGE: 'false' if the role may not read ECR".into(),
             ],
-            Self::Aws { err, .. } if err.is_access_denied() => vec![format!(
-                "the role may not call {}: add it to the role's permission policy (README, Prerequisites)",
-                err.operation
-            )],
+            Self::Aws { err, .. } if err.is_access_denied() => access_denied_hints(err),
             Self::Aws { err, .. } if err.credentials.is_some() => vec![
                 "the pipe could not get AWS credentials for this call; re-run the step for a fresh OIDC token, and raise AWS_ROLE_DURATION_SECONDS (and the role's maximum session duration) for long waits".into(),
             ],

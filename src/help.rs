@@ -78,6 +78,41 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "false",
         "on failure or timeout, put the service back on its previous revision (still exits 1)",
     ),
+    (
+        "CONTAINER_IMAGES",
+        "-",
+        "list of container=image pairs to deploy several containers at once (instead of IMAGE/CONTAINER_NAME)",
+    ),
+    (
+        "TAGS",
+        "-",
+        "list of key=value tags added to the new revision (existing tags are kept)",
+    ),
+    (
+        "TAG_SERVICE",
+        "false",
+        "also tag the service with the deployed commit, build and environment",
+    ),
+    (
+        "DRY_RUN",
+        "false",
+        "show the new revision as a diff and the calls a deploy would make; change nothing",
+    ),
+    (
+        "KEEP_REVISIONS",
+        "keep all",
+        "after a verified deploy, deregister older ACTIVE revisions beyond this many (never one in use)",
+    ),
+    (
+        "PRINT_IAM_POLICY",
+        "false",
+        "print the IAM permission and trust policies this deploy needs, as JSON, and exit without calling AWS",
+    ),
+    (
+        "IAM_TRUST_SCOPE",
+        "repository",
+        "scope of the printed trust policy: repository or environment",
+    ),
     ("DEBUG", "false", "extra diagnostics (never secrets)"),
 ];
 
@@ -94,12 +129,17 @@ pub fn text() -> String {
             "  {name:<width$}  {meaning} [default: {default}]\n"
         ));
     }
+    for (old, new, removed_in) in crate::config::DEPRECATED {
+        out.push_str(&format!(
+            "\nDeprecated: {old} still works as {new} until {removed_in}."
+        ));
+    }
     out.push_str(
         "\nAdvanced: AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_STS/_ECS/_ECR) send calls to another endpoint; NO_COLOR turns colour off.\n\
          \nExit codes:\n  0  deployed and verified (or started, with WAIT=false)\n  \
          1  the service was updated and the deployment then failed, rolled back or timed out\n  \
          2  refused before the service was changed (bad variables, credentials, not found, access denied)\n\
-         \nOptions: --help, --version. The pipe takes no other arguments.\n",
+         \nOptions: --help, --version, --print-iam-policy (same as PRINT_IAM_POLICY=true). The pipe takes no other arguments.\n",
     );
     out
 }

@@ -14,6 +14,8 @@
 
 pub mod auth;
 pub mod aws;
+pub mod claims;
+pub mod cleanup;
 pub mod config;
 pub mod deploy;
 pub mod ecr;
@@ -21,6 +23,8 @@ pub mod ecs;
 pub mod error;
 pub mod help;
 pub mod image;
+pub mod outputs;
+pub mod policy;
 pub mod report;
 pub mod rollout;
 pub mod secret;
@@ -31,8 +35,9 @@ pub use config::Config;
 pub use error::Error;
 pub use report::Reporter;
 
-/// Validates `vars` and runs the deploy, reporting to `report`. Returns the exit code.
-pub async fn run<I>(vars: I, report: &mut Reporter) -> i32
+/// Validates `vars` and runs the deploy (or prints the IAM policies), reporting to `report`
+/// and writing policies to `out`. Returns the exit code.
+pub async fn run<I>(vars: I, report: &mut Reporter, out: &mut dyn std::io::Write) -> i32
 where
     I: IntoIterator<Item = (String, String)>,
 {
@@ -45,12 +50,61 @@ where
     };
     report.set_color(config.color);
     tracing::debug!(?config, "configuration");
-    match deploy::deploy(&config, report).await {
-        Ok(_) => error::EXIT_OK,
+    if config.print_iam_policy {
+        return print_policies(&config, report, out);
+    }
+    let started = std::time::Instant::now();
+    let mut record = outputs::Record::default();
+    let result = deploy::deploy(&config, report, &mut record).await;
+    record.duration_seconds = started.elapsed().as_secs();
+    let code = match &result {
+        Ok(_) => {
+            if record.verdict.is_empty() {
+                record.verdict = if config.wait { "succeeded" } else { "started" }.into();
+            }
+            error::EXIT_OK
+        }
         Err(error) => {
-            tracing::debug!(?error, "deploy failed");
-            report.failure(&error);
+            record.verdict = if error.exit_code() == error::EXIT_DEPLOY_FAILED {
+                "failed"
+            } else {
+                "refused"
+            }
+            .into();
+            record.message = error.to_string();
             error.exit_code()
         }
+    };
+    if let Some(dir) = &config.outputs_dir
+        && let Err(e) = record.write(dir)
+    {
+        report.warn(&format!("could not write {} ({e})", dir.display()));
+    }
+    if let Err(error) = result {
+        tracing::debug!(?error, "deploy failed");
+        report.failure(&error);
+    }
+    code
+}
+
+fn print_policies(config: &Config, report: &Reporter, out: &mut dyn std::io::Write) -> i32 {
+    let td = config
+        .task_definition_file
+        .as_ref()
+        .and_then(|f| task_def::TaskDefinition::from_json(f.json.clone(), &f.display).ok());
+    let claims = match &config.auth {
+        config::Auth::Oidc { token, .. } if !token.expose().is_empty() => {
+            claims::decode(token.expose()).ok()
+        }
+        _ => None,
+    };
+    let policies = policy::build(config, td.as_ref(), claims.as_ref());
+    let doc = serde_json::json!({"permissionPolicy": policies.permissions, "trustPolicy": policies.trust});
+    for note in &policies.notes {
+        report.warn(note);
+    }
+    match serde_json::to_string_pretty(&doc) {
+        Ok(text) if writeln!(out, "{text}").is_ok() => error::EXIT_OK,
+        _ => error::EXIT_NOTHING_CHANGED,
     }
 }

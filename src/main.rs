@@ -6,12 +6,14 @@ use ecs_oidc_deploy::{Reporter, error, help};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
+    let mut print_policy = false;
     match args.next().as_deref() {
         None => {}
         Some("--help" | "-h") => {
             print!("{}", help::text());
             return ExitCode::SUCCESS;
         }
+        Some("--print-iam-policy") => print_policy = true,
         Some("--version" | "-V") => {
             println!("ecs-oidc-deploy {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
@@ -25,9 +27,13 @@ fn main() -> ExitCode {
     }
 
     // Variables that are not valid UTF-8 cannot be ours; skipping them beats failing on them.
-    let vars: Vec<(String, String)> = std::env::vars_os()
+    let mut vars: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
+    if print_policy {
+        vars.retain(|(k, _)| k != "PRINT_IAM_POLICY");
+        vars.push(("PRINT_IAM_POLICY".into(), "true".into()));
+    }
     let debug = vars
         .iter()
         .any(|(k, v)| k == "DEBUG" && v.trim().eq_ignore_ascii_case("true"));
@@ -56,6 +62,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let code = runtime.block_on(ecs_oidc_deploy::run(vars, &mut report));
+    let mut stdout = std::io::stdout();
+    let code = runtime.block_on(ecs_oidc_deploy::run(vars, &mut report, &mut stdout));
     ExitCode::from(u8::try_from(code).unwrap_or(error::EXIT_DEPLOY_FAILED as u8))
 }

@@ -225,3 +225,142 @@ fn diff(old: &Value, new: &Value, path: String, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+impl TaskDefinition {
+    /// Adds the audit tags (the pipe's own, updated on every deploy) and the user's `TAGS`.
+    /// Existing tags are kept; a user tag that would change an existing one is refused, so a
+    /// tag someone set by hand is never overwritten silently.
+    pub fn apply_tags(
+        &mut self,
+        audit: &[(String, String)],
+        user: &[(String, String)],
+    ) -> Result<(), Error> {
+        let key_of = |t: &Value| t.get("key").and_then(Value::as_str).map(str::to_string);
+        for (key, value) in user {
+            if let Some(existing) = self.tags.iter().find(|t| key_of(t).as_deref() == Some(key))
+                && existing.get("value").and_then(Value::as_str) != Some(value)
+            {
+                return Err(Error::TagCollision {
+                    key: key.clone(),
+                    existing: existing
+                        .get("value")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    wanted: value.clone(),
+                    source_name: self.source.clone(),
+                });
+            }
+        }
+        for (key, value) in audit.iter().chain(user) {
+            let tag = serde_json::json!({"key": key, "value": value});
+            match self
+                .tags
+                .iter_mut()
+                .find(|t| key_of(t).as_deref() == Some(key))
+            {
+                Some(slot) => *slot = tag,
+                None => self.tags.push(tag),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The audit tags for a deploy: where the revision came from. Empty values are left out, and
+/// characters ECS does not allow in tags (the braces of Bitbucket UUIDs) are dropped.
+pub fn audit_tags(context: &crate::config::BitbucketContext) -> Vec<(String, String)> {
+    let prefix = crate::config::AUDIT_TAG_PREFIX;
+    [
+        (
+            "repository",
+            context
+                .repo_full_name
+                .as_ref()
+                .or(context.repo_slug.as_ref()),
+        ),
+        ("commit", context.commit.as_ref()),
+        ("build-number", context.build_number.as_ref()),
+        (
+            "deployment-environment",
+            context.deployment_environment.as_ref(),
+        ),
+        ("pipeline-uuid", context.pipeline_uuid.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| {
+        let clean: String = value?
+            .chars()
+            .filter(|c| c.is_alphanumeric() || " +-=._:/@".contains(*c))
+            .take(256)
+            .collect();
+        (!clean.is_empty()).then(|| (format!("{prefix}{name}"), clean))
+    })
+    .collect()
+}
+
+/// `path: old → new` for every changed path, for the dry-run diff. Values are shown as JSON;
+/// secrets' `valueFrom` is a reference, never a secret value, so it is shown as it is.
+pub fn diff_lines(old: &Value, new: &Value) -> Vec<String> {
+    let show = |v: Option<&Value>| match v {
+        None => "(absent)".to_string(),
+        Some(v) => {
+            let text = v.to_string();
+            if text.chars().count() > 200 {
+                format!("{}…", text.chars().take(200).collect::<String>())
+            } else {
+                text
+            }
+        }
+    };
+    changed_paths(old, new)
+        .into_iter()
+        .map(|path| {
+            let pointer = json_pointer(&path);
+            format!(
+                "{path}: {} → {}",
+                show(old.pointer(&pointer)),
+                show(new.pointer(&pointer))
+            )
+        })
+        .collect()
+}
+
+/// `containerDefinitions[0].image` → `/containerDefinitions/0/image`.
+fn json_pointer(path: &str) -> String {
+    let mut out = String::new();
+    for part in path.split('.') {
+        let (name, indexes) = part
+            .split_once('[')
+            .map_or((part, ""), |(n, rest)| (n, rest));
+        out.push('/');
+        out.push_str(&name.replace('~', "~0").replace('/', "~1"));
+        for index in indexes.split('[').filter(|s| !s.is_empty()) {
+            out.push('/');
+            out.push_str(index.trim_end_matches(']'));
+        }
+    }
+    out
+}
+
+/// `tag key: old → new` for each tag that is added or changed.
+pub fn tag_changes(before: &Value, after: &[Value]) -> Vec<String> {
+    let value_of = |tags: &[Value], key: &str| {
+        tags.iter()
+            .find(|t| t.get("key").and_then(Value::as_str) == Some(key))
+            .and_then(|t| t.get("value").and_then(Value::as_str).map(str::to_string))
+    };
+    let before = before.as_array().map_or(&[][..], Vec::as_slice);
+    after
+        .iter()
+        .filter_map(|t| {
+            let key = t.get("key").and_then(Value::as_str)?;
+            let new = t.get("value").and_then(Value::as_str).unwrap_or_default();
+            match value_of(before, key) {
+                Some(old) if old == new => None,
+                Some(old) => Some(format!("tag {key}: {old:?} → {new:?}")),
+                None => Some(format!("tag {key}: (absent) → {new:?}")),
+            }
+        })
+        .collect()
+}

@@ -399,3 +399,122 @@ fn configuration_errors_exit_with_the_nothing_changed_code() {
         "2 pipe variables need fixing; nothing was changed in AWS"
     );
 }
+
+#[test]
+fn a_deprecated_name_still_works_with_a_warning_naming_its_replacement() {
+    let mut vars = without(&["IMAGE"]);
+    vars.push(("IMAGE_NAME".into(), IMAGE.into()));
+    let config = Config::from_vars(vars).expect("valid");
+    assert_eq!(config.image.expect("image").full, IMAGE);
+    assert!(
+        config
+            .warnings
+            .iter()
+            .any(|w| w.contains("IMAGE_NAME is deprecated")
+                && w.contains("rename it to IMAGE")
+                && w.contains("2.0.0")),
+        "{:?}",
+        config.warnings
+    );
+    let found = problems(with(&[("IMAGE_NAME", "nginx:1")]));
+    assert!(
+        found[0].starts_with("IMAGE_NAME is deprecated and differs from IMAGE"),
+        "{found:?}"
+    );
+    let same = Config::from_vars(with(&[("IMAGE_NAME", IMAGE)])).expect("valid");
+    assert!(same.warnings.iter().any(|w| w.contains("remove it")));
+}
+
+#[test]
+fn list_variables_are_read_from_their_bitbucket_form() {
+    let config = Config::from_vars(with(&[
+        ("IMAGE", ""),
+        ("CONTAINER_IMAGES_COUNT", "2"),
+        ("CONTAINER_IMAGES_0", "app=nginx:1=odd-but-valid-tag"),
+        ("CONTAINER_IMAGES_1", "worker=nginx:1.27"),
+        ("TAGS", "team=payments"),
+    ]));
+    // The first image has '=' in its tag, which the tag rules refuse: split at the first '=' only.
+    let Err(Error::Config(found)) = config else {
+        panic!("expected a problem with the odd tag")
+    };
+    assert!(
+        found[0].to_string().contains("image of container \"app\""),
+        "{found:?}"
+    );
+
+    let config = Config::from_vars(with(&[
+        ("IMAGE", ""),
+        ("CONTAINER_IMAGES_COUNT", "2"),
+        ("CONTAINER_IMAGES_0", "app=nginx:1.27"),
+        ("CONTAINER_IMAGES_1", "worker=ghcr.io/acme/worker:v2"),
+        ("TAGS", "team=payments"),
+    ]))
+    .expect("valid");
+    let pairs: Vec<(&str, &str)> = config
+        .container_images
+        .iter()
+        .map(|(c, i)| (c.as_str(), i.full.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        vec![("app", "nginx:1.27"), ("worker", "ghcr.io/acme/worker:v2")]
+    );
+    assert_eq!(
+        config.tags,
+        vec![("team".to_string(), "payments".to_string())]
+    );
+
+    let found = problems(with(&[
+        ("TAGS_COUNT", "3"),
+        ("TAGS_0", "a=b"),
+        ("TAGS_2", "novalue"),
+    ]));
+    assert!(
+        found.iter().any(|p| p.starts_with("TAGS_1 is missing")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("items must look like team=payments")),
+        "{found:?}"
+    );
+    let found = problems(with(&[("TAGS_COUNT", "two")]));
+    assert!(found[0].starts_with("TAGS_COUNT must be a number"));
+    let found = problems(with(&[("TAGS", "bitbucket:commit=x")]));
+    assert!(found[0].contains("reserved prefix"), "{found:?}");
+    let found = problems(with(&[("CONTAINER_IMAGES", "app=nginx:1")]));
+    assert!(
+        found[0].starts_with("CONTAINER_IMAGES cannot be combined with IMAGE"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn new_switches_are_validated() {
+    let found = problems(with(&[
+        ("KEEP_REVISIONS", "0"),
+        ("DRY_RUN", "maybe"),
+        ("IAM_TRUST_SCOPE", "org"),
+        ("TAG_SERVICE", "1"),
+    ]));
+    assert_eq!(found.len(), 4, "{found:#?}");
+    let found = problems(with(&[("KEEP_REVISIONS", "5"), ("WAIT", "false")]));
+    assert!(
+        found[0].starts_with("KEEP_REVISIONS needs WAIT"),
+        "{found:?}"
+    );
+    let config = Config::from_vars(with(&[
+        ("KEEP_REVISIONS", "5"),
+        ("DRY_RUN", "true"),
+        ("BITBUCKET_PIPE_SHARED_STORAGE_DIR", "/tmp/shared"),
+    ]))
+    .expect("valid");
+    assert_eq!(config.keep_revisions, Some(5));
+    assert!(config.dry_run);
+    assert_eq!(
+        config.outputs_dir,
+        Some(std::path::PathBuf::from("/tmp/shared/ecs-oidc-deploy"))
+    );
+}

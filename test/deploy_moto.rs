@@ -122,9 +122,35 @@ fn deploys_a_revision_that_differs_from_the_old_one_only_in_the_image() {
         json!(format!("{REGISTRY}/web:v2"))
     );
     new["taskDefinition"]["containerDefinitions"][0]["image"] = json!(format!("{REGISTRY}/web:v1"));
+    let audit: Vec<Value> = new["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .filter(|t| {
+            t["key"]
+                .as_str()
+                .is_some_and(|k| k.starts_with("bitbucket:"))
+        })
+        .cloned()
+        .collect();
+    assert!(
+        audit.contains(&json!({"key": "bitbucket:commit", "value": crate::support::pipe::COMMIT})),
+        "audit tags say where the revision came from: {audit:?}"
+    );
+    new["tags"] = json!(
+        new["tags"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .filter(|t| !t["key"]
+                .as_str()
+                .is_some_and(|k| k.starts_with("bitbucket:")))
+            .cloned()
+            .collect::<Vec<_>>()
+    );
     assert_eq!(
         old, new,
-        "everything but the image, tags included, must be identical"
+        "everything but the image and the audit tags, other tags included, must be identical"
     );
     assert_eq!(
         c.describe_service("prod", "web")["taskDefinition"],

@@ -5,8 +5,11 @@ mod support;
 mod support_selftest;
 
 mod config;
+mod decisions;
 mod deploy_moto;
+mod features;
 mod image;
+mod permissions;
 mod rollout;
 mod rollout_fake;
 mod task_def;

@@ -96,7 +96,15 @@ fn success_after_several_polls_prints_changes_once_and_exits_zero() {
     );
     assert_eq!(
         registered[0]["tags"],
-        json!([{"key": "team", "value": "payments"}])
+        json!([
+            {"key": "team", "value": "payments"},
+            {"key": "bitbucket:repository", "value": "acme/web-app"},
+            {"key": "bitbucket:commit", "value": crate::support::pipe::COMMIT},
+            {"key": "bitbucket:build-number", "value": "42"},
+            {"key": "bitbucket:deployment-environment", "value": "production"},
+            {"key": "bitbucket:pipeline-uuid", "value": crate::support::token::PIPELINE_UUID.trim_matches(|c| c == '{' || c == '}')},
+        ]),
+        "existing tags kept, audit tags added (without the braces ECS refuses)"
     );
     assert_snapshot("rollout_success", &out.stderr);
 }

@@ -185,3 +185,86 @@ fn unusable_definitions_are_refused_with_the_reason() {
         assert_eq!(err.exit_code(), 2);
     }
 }
+
+#[test]
+fn audit_tags_are_added_user_tags_kept_and_collisions_refused() {
+    use ecs_oidc_deploy::config::BitbucketContext;
+    use ecs_oidc_deploy::task_def::audit_tags;
+    let context = BitbucketContext {
+        repo_full_name: Some("acme/web-app".into()),
+        commit: Some("3f7c2a91".into()),
+        build_number: Some("42".into()),
+        pipeline_uuid: Some("{5e2b8d17-9c4f}".into()),
+        ..BitbucketContext::default()
+    };
+    let audit = audit_tags(&context);
+    assert_eq!(
+        audit,
+        vec![
+            (
+                "bitbucket:repository".to_string(),
+                "acme/web-app".to_string()
+            ),
+            ("bitbucket:commit".to_string(), "3f7c2a91".to_string()),
+            ("bitbucket:build-number".to_string(), "42".to_string()),
+            (
+                "bitbucket:pipeline-uuid".to_string(),
+                "5e2b8d17-9c4f".to_string()
+            ),
+        ],
+        "no empty values, no braces"
+    );
+    let mut td =
+        TaskDefinition::from_json(fixture("describe-task-definition-multi.json"), "web:41")
+            .expect("valid");
+    td.tags
+        .push(json!({"key": "bitbucket:commit", "value": "old"}));
+    td.apply_tags(
+        &audit,
+        &[
+            ("owner".to_string(), "platform".to_string()),
+            ("team".to_string(), "payments".to_string()),
+        ],
+    )
+    .expect("no collision");
+    let keys: Vec<&str> = td.tags.iter().filter_map(|t| t["key"].as_str()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            "team",
+            "cost-center",
+            "bitbucket:commit",
+            "bitbucket:repository",
+            "bitbucket:build-number",
+            "bitbucket:pipeline-uuid",
+            "owner"
+        ]
+    );
+    assert!(
+        td.tags
+            .contains(&json!({"key": "bitbucket:commit", "value": "3f7c2a91"})),
+        "the pipe's own tags are updated"
+    );
+    let err = td
+        .apply_tags(&[], &[("team".to_string(), "platform".to_string())])
+        .expect_err("collision");
+    assert!(
+        err.to_string()
+            .contains("from \"payments\" to \"platform\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn diff_lines_show_old_and_new_values() {
+    let old = json!({"a": {"b": [1, {"c": "x"}]}, "gone": true});
+    let new = json!({"a": {"b": [1, {"c": "y"}]}, "added": "z"});
+    assert_eq!(
+        ecs_oidc_deploy::task_def::diff_lines(&old, &new),
+        vec![
+            "a.b[1].c: \"x\" → \"y\"",
+            "gone: true → (absent)",
+            "added: (absent) → \"z\""
+        ]
+    );
+}

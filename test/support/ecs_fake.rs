@@ -39,6 +39,12 @@ pub struct Script {
     pub token_expires_at_call: Option<u32>,
     /// After a second UpdateService (a rollback by the pipe), play these frames instead.
     pub rollback_frames: Vec<Value>,
+    /// STS answers with this error (status, code, message) for the first `sts_failures` calls.
+    pub sts_error: Option<(u16, String, String)>,
+    /// How many STS calls get `sts_error` (u32::MAX: all).
+    pub sts_failures: u32,
+    /// ECS answers this operation with AccessDeniedException and this message.
+    pub deny: Option<(String, String)>,
 }
 
 impl Script {
@@ -71,6 +77,9 @@ impl Script {
             credential_seconds: 3600,
             token_expires_at_call: None,
             rollback_frames: Vec::new(),
+            sts_error: None,
+            sts_failures: 0,
+            deny: None,
         }
     }
 }
@@ -147,6 +156,11 @@ fn handle(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
             s.sts_calls += 1;
             s.sts_calls
         };
+        if let Some((status, code, message)) = &script.sts_error
+            && call <= script.sts_failures
+        {
+            return Resp::sts_error(*status, code, message);
+        }
         if script.token_expires_at_call.is_some_and(|n| call >= n) {
             return Resp::sts_error(
                 400,
@@ -164,7 +178,13 @@ fn handle(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
         );
     }
     let body = req.json();
+    if let Some((op, message)) = &script.deny
+        && req.target().as_deref() == Some(op.as_str())
+    {
+        return Resp::aws_json_error(400, "AccessDeniedException", message);
+    }
     match req.target().as_deref() {
+        Some("TagResource") => Resp::json(200, json!({})),
         Some("DescribeServices") => {
             let mut s = lock(state);
             if s.updates == 0 {

@@ -14,6 +14,9 @@ pub fn normalize(text: &str) -> String {
 }
 
 fn normalize_line(line: &str) -> String {
+    if let Some(at) = line.find("request id: ") {
+        return format!("{}request id: <id>", &line[..at]);
+    }
     let chars: Vec<char> = line.chars().collect();
     let mut out = String::new();
     let mut i = 0;
@@ -49,6 +52,15 @@ fn normalize_line(line: &str) -> String {
             {
                 out.push_str("<t>");
                 i = j + 1;
+                continue;
+            }
+            // Epoch seconds (token expiry) change with the clock.
+            if j - i == 10
+                && chars[i..j].iter().all(char::is_ascii_digit)
+                && (j >= chars.len() || !chars[j].is_ascii_alphanumeric())
+            {
+                out.push_str("<epoch>");
+                i = j;
                 continue;
             }
             out.extend(&chars[i..j]);
