@@ -224,12 +224,13 @@ pub async fn deploy(
                 clean_up(&ecs, config, keep, &previous, &target, report).await;
             }
             report.success(&format!(
-                "Deployed {} to service {} in cluster {} ({} in all); {} is complete",
+                "Deployed {} to service {} in cluster {} ({} in all); {} is complete: {}",
                 revision_name(&target),
                 last_segment(&config.service),
                 last_segment(&config.cluster),
                 wait::human(started.elapsed()),
-                done.deployment_id
+                done.deployment_id,
+                console_link(&config.region, &config.cluster, &config.service)
             ));
             Ok(Summary {
                 deployment_id: done.deployment_id,

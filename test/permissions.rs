@@ -111,7 +111,7 @@ fn each_sts_error_gets_its_own_fix() {
     ];
     for (code, message, fix) in cases {
         let fake = sts_failing(code, message, u32::MAX);
-        let p = pipe(&fake.endpoint());
+        let p = pipe(&fake.endpoint()).env("DEBUG", "true");
         let out = p.run();
         out.assert_code(2)
             .assert_contains(fix)
@@ -198,8 +198,13 @@ fn update_denied_after_register_says_which_revision_is_unused() {
         "User: arn:aws:sts::123456789012:assumed-role/deploy/bitbucket-web-app-42 is not authorized to perform: ecs:UpdateService on resource: arn:aws:ecs:eu-west-1:123456789012:service/prod/web because no identity-based policy allows the ecs:UpdateService action".into(),
     ));
     let fake = EcsFake::start(script);
-    let out = pipe(&fake.endpoint()).run();
+    let p = pipe(&fake.endpoint()).env("DEBUG", "true");
+    let out = p.run();
     out.assert_code(2);
+    assert_no_secrets(
+        &out,
+        &[&token_of(&p), "fakeSecretKey/1/", "FakeSessionToken1"],
+    );
     out.assert_contains("add a statement allowing ecs:UpdateService on arn:aws:ecs:eu-west-1:123456789012:service/prod/web");
     out.assert_contains(&format!(
         "registered {NEW_TD}, but the service was not updated and still runs its previous revision"

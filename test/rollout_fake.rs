@@ -260,7 +260,7 @@ fn a_rerun_of_the_same_revision_is_followed_instead_of_failing() {
         "deployment {rerun} of the same revision replaced {OUR_ID}"
     ));
     assert!(
-        last_line(&out).ends_with(&format!("{rerun} is complete")),
+        last_line(&out).contains(&format!("{rerun} is complete: https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/web/deployments")),
         "{}",
         out.describe()
     );
