@@ -10,47 +10,17 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use serde_json::json;
-use support::moto::Moto;
-use support::pipe::Pipe;
 use support::rollout::RolloutPlayer;
+use support::world;
 
 fn main() {
-    let registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
     eprintln!(
         "Starting moto on 127.0.0.1 and creating cluster prod, service web (web:v1) and ECR image web:v2 ..."
     );
-    let moto = Moto::builder().service_running(2).start();
-    moto.create_cluster("prod");
-    moto.create_ecr_repo("web");
-    moto.put_image("web", "v1");
-    moto.put_image("web", "v2");
-    let first = moto.register_task_definition(json!({
-        "family": "web",
-        "executionRoleArn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
-        "networkMode": "awsvpc",
-        "requiresCompatibilities": ["FARGATE"],
-        "cpu": "256",
-        "memory": "512",
-        "containerDefinitions": [{
-            "name": "web",
-            "image": format!("{registry}/web:v1"),
-            "essential": true,
-            "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
-            "environment": [{"name": "FEATURE_FLAGS", "value": ""}],
-            "secrets": [{"name": "DATABASE_URL", "valueFrom": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf"}]
-        }],
-        "tags": [{"key": "team", "value": "payments"}]
-    }));
-    moto.create_service("prod", "web", &first, 2, true);
+    let moto = world::web_service();
     let player = RolloutPlayer::with_polls(moto.endpoint(), 3);
 
-    let pipe = Pipe::new()
-        .endpoint(&player.endpoint())
-        .env("AWS_OIDC_ROLE_ARN", "arn:aws:iam::123456789012:role/deploy")
-        .env("CLUSTER_NAME", "prod")
-        .env("SERVICE_NAME", "web")
-        .env("IMAGE", &format!("{registry}/web:v2"))
+    let pipe = world::deploy_web_v2(&player.endpoint())
         .env("WAIT_INTERVAL", "1")
         .remove("NO_COLOR");
     eprintln!(
@@ -81,11 +51,41 @@ fn main() {
             &before["taskDefinition"]["containerDefinitions"][0]["secrets"],
             &after["taskDefinition"]["containerDefinitions"][0]["secrets"],
         ),
-        ("tags", &before["tags"], &after["tags"]),
     ] {
         let verdict = if old == new { "kept" } else { "changed" };
         eprintln!("  {path:<12} {verdict}: {new}");
     }
+    let (audit, own): (Vec<&serde_json::Value>, Vec<&serde_json::Value>) = after["tags"]
+        .as_array()
+        .map(|tags| {
+            tags.iter().partition(|t| {
+                t["key"]
+                    .as_str()
+                    .is_some_and(|k| k.starts_with("bitbucket:"))
+            })
+        })
+        .unwrap_or_default();
+    let own_kept = before["tags"]
+        .as_array()
+        .is_some_and(|b| b.iter().collect::<Vec<_>>() == own);
+    let own: Vec<String> = own.iter().map(|t| t.to_string()).collect();
+    eprintln!(
+        "  {:<12} {}: [{}]",
+        "tags",
+        if own_kept { "kept" } else { "changed" },
+        own.join(",")
+    );
+    let audit: Vec<String> = audit
+        .iter()
+        .map(|t| {
+            format!(
+                "{}={}",
+                t["key"].as_str().unwrap_or_default(),
+                t["value"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    eprintln!("  {:<12} added: {}", "audit tags", audit.join(", "));
     eprintln!(
         "  service web now runs {}",
         moto.describe_service("prod", "web")["taskDefinition"]

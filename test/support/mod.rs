@@ -13,6 +13,7 @@ pub mod pipe;
 pub mod rollout;
 pub mod snapshot;
 pub mod token;
+pub mod world;
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
