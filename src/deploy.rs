@@ -2,6 +2,7 @@
 //! update, wait. Each step says what it does before doing it, and each failure says how
 //! far the deploy got.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::auth;
@@ -69,26 +70,46 @@ pub async fn deploy(
         "Reading service {} in cluster {} ({})",
         config.service, config.cluster, config.region
     ));
-    let service = read_service(&ecs, config).await?;
+    // The ECR lookups do not depend on the service, so they run while it is read: one round
+    // trip less before the first change.
+    let (read, mut lookups) = tokio::join!(
+        async {
+            let service = read_service(&ecs, config).await?;
+            let previous = service.task_definition.clone();
+            report.detail(&format!(
+                "runs {}: {}/{} tasks running",
+                revision_name(&previous),
+                service.running_count,
+                service.desired_count
+            ));
+            let source = source_task_definition(&ecs, config, &previous, report).await?;
+            Ok::<_, Error>((service, source))
+        },
+        look_up_images(config, credentials.clone())
+    );
+    let (service, source) = read?;
     let previous = service.task_definition.clone();
     record.previous_task_definition_arn = Some(previous.clone());
-    report.detail(&format!(
-        "runs {}: {}/{} tasks running",
-        revision_name(&previous),
-        service.running_count,
-        service.desired_count
-    ));
 
-    let rendered = match source_task_definition(&ecs, config, &previous, report).await? {
+    let rendered = match source {
         Some(mut td) => {
             let before = td.register_request();
+            let mut checked: HashMap<String, Option<String>> = HashMap::new();
             for (container, image) in images_to_set(config) {
                 let change = td.set_image(container.as_deref(), &image.full)?;
                 report.detail(&format!(
                     "container {}: {} → {}",
                     change.container, change.old, change.new
                 ));
-                let digest = verify_image(config, image, credentials.clone(), report).await?;
+                let digest = match checked.get(&image.full) {
+                    Some(digest) => digest.clone(),
+                    None => {
+                        let digest =
+                            report_image(config, image, lookups.remove(&image.full), report)?;
+                        checked.insert(image.full.clone(), digest.clone());
+                        digest
+                    }
+                };
                 record
                     .images
                     .push((change.container, image.full.clone(), digest));
@@ -472,26 +493,47 @@ async fn source_task_definition(
     TaskDefinition::from_json(raw, revision_name(current)).map(Some)
 }
 
-async fn verify_image(
+/// Looks up every ECR image to deploy (when `VERIFY_IMAGE`), by full reference.
+async fn look_up_images(
     config: &Config,
-    image: &crate::image::ImageRef,
     credentials: aws_credential_types::provider::SharedCredentialsProvider,
+) -> HashMap<String, Result<String, Error>> {
+    let mut found = HashMap::new();
+    if !config.verify_image {
+        return found;
+    }
+    for (_, image) in images_to_set(config) {
+        if let Some(ecr_image) = image.ecr()
+            && !found.contains_key(&image.full)
+        {
+            let client = aws::ecr_client(
+                &ecr_image.region,
+                config.endpoints.ecr.as_deref(),
+                credentials.clone(),
+            );
+            let digest = ecr::image_digest(&client, &ecr_image, &image.full).await;
+            found.insert(image.full.clone(), digest);
+        }
+    }
+    found
+}
+
+/// Reports the ECR check of one image; a missing image stops the deploy here.
+fn report_image(
+    config: &Config,
+    image: &ImageRef,
+    lookup: Option<Result<String, Error>>,
     report: &Reporter,
 ) -> Result<Option<String>, Error> {
     if !config.verify_image {
         return Ok(None);
     }
-    let Some(ecr_image) = image.ecr() else {
+    let Some(lookup) = lookup else {
         report.detail(&format!("{image} is not in ECR; not checked"));
         return Ok(None);
     };
     report.step(&format!("Checking that {image} exists in ECR"));
-    let client = aws::ecr_client(
-        &ecr_image.region,
-        config.endpoints.ecr.as_deref(),
-        credentials,
-    );
-    let digest = ecr::image_digest(&client, &ecr_image, &image.full).await?;
+    let digest = lookup?;
     report.detail(&format!("found, digest {digest}"));
     Ok(Some(digest))
 }
