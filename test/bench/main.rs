@@ -45,7 +45,7 @@ use support::{ACCOUNT, REGION, rfc3339};
 
 const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/deploy";
 const SESSION_NAME: &str = "bitbucket-web-app-42";
-const REGISTRY: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+use support::world::REGISTRY;
 /// Tasks of the moto service.
 const DESIRED: usize = 2;
 /// When the scripted ECS decides, after the UpdateService arrived.
@@ -380,27 +380,8 @@ struct MotoWorld {
 
 fn moto_world() -> MotoWorld {
     let moto = Moto::builder().service_running(DESIRED as u32).start();
-    moto.create_cluster("prod");
-    moto.create_ecr_repo("web");
-    moto.put_image("web", "v1");
-    moto.put_image("web", "v2");
-    let first = moto.register_task_definition(json!({
-        "family": "web",
-        "executionRoleArn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
-        "networkMode": "awsvpc",
-        "requiresCompatibilities": ["FARGATE"],
-        "cpu": "256",
-        "memory": "512",
-        "containerDefinitions": [{
-            "name": "web",
-            "image": format!("{REGISTRY}/web:v1"),
-            "essential": true,
-            "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
-            "environment": [{"name": "FEATURE_FLAGS", "value": ""}],
-        }],
-        "tags": [{"key": "team", "value": "payments"}]
-    }));
-    moto.create_service("prod", "web", &first, DESIRED as u32, true);
+    // The same world as test/local-deploy: service web (2 tasks) on web:1, web:v2 in ECR.
+    support::world::seed(&moto);
 
     let slot: Arc<OnceLock<Weak<RolloutPlayer>>> = Arc::default();
     let tasks: Arc<Mutex<HashMap<String, Value>>> = Arc::default();
