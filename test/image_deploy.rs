@@ -139,6 +139,9 @@ fn main() {
             "\nimage-deploy: the deploy from inside the image FAILED:\n  {}",
             problems.join("\n  ")
         );
+        // process::exit skips destructors: stop the proxy and moto first.
+        drop(player);
+        drop(moto);
         std::process::exit(1);
     }
 }

@@ -90,5 +90,8 @@ fn main() {
         "  service web now runs {}",
         moto.describe_service("prod", "web")["taskDefinition"]
     );
+    // process::exit skips destructors: stop the proxy and moto first, or moto outlives the demo.
+    drop(player);
+    drop(moto);
     std::process::exit(status.code().unwrap_or(1));
 }
