@@ -9,9 +9,7 @@ use crate::support::pipe::{Outcome, Pipe, assert_no_secrets};
 use crate::support::rfc3339;
 use crate::support::rollout::RolloutPlayer;
 use crate::support::token;
-
-const ROLE: &str = "arn:aws:iam::123456789012:role/deploy";
-const REGISTRY: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+use crate::support::world::{self, REGISTRY, ROLE};
 
 /// A task definition as a team would have it: Fargate, secrets, empty values, tags.
 fn web_task_definition(containers: &[&str]) -> Value {
@@ -57,13 +55,7 @@ fn world(containers: &[&str]) -> Moto {
 }
 
 fn pipe(endpoint: &str) -> Pipe {
-    Pipe::new()
-        .endpoint(endpoint)
-        .env("AWS_OIDC_ROLE_ARN", ROLE)
-        .env("CLUSTER_NAME", "prod")
-        .env("SERVICE_NAME", "web")
-        .env("IMAGE", &format!("{REGISTRY}/web:v2"))
-        .env("WAIT_INTERVAL", "0.1")
+    world::deploy_web_v2(endpoint).env("WAIT_INTERVAL", "0.1")
 }
 
 /// The register-input view of a described revision: what must be equal between revisions.

@@ -3,7 +3,9 @@
 use ecs_oidc_deploy::rollout::{
     EventLog, Failure, FailureKind, Service, ServiceEvent, Tracked, Verdict, assess,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
+
+use crate::support::ecs_fake::{self, deployment};
 
 const OLD: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:41";
 const NEW: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:42";
@@ -17,44 +19,9 @@ fn tracked() -> Tracked {
     }
 }
 
-fn deployment(
-    id: &str,
-    status: &str,
-    td: &str,
-    running: i64,
-    desired: i64,
-    pending: i64,
-    state: Option<&str>,
-) -> Value {
-    let mut d = json!({
-        "id": id, "status": status, "taskDefinition": td,
-        "desiredCount": desired, "pendingCount": pending, "runningCount": running, "failedTasks": 0,
-        "createdAt": 1_764_150_000.5, "updatedAt": 1_764_150_030.1, "launchType": "FARGATE",
-        "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-0a1b"], "securityGroups": ["sg-0c1d"], "assignPublicIp": "DISABLED"}}
-    });
-    if let Some(state) = state {
-        d["rolloutState"] = json!(state);
-        d["rolloutStateReason"] = json!(match state {
-            "COMPLETED" => format!("ECS deployment {id} completed."),
-            "FAILED" => "ECS deployment circuit breaker: tasks failed to start.".to_string(),
-            _ => format!("ECS deployment {id} in progress."),
-        });
-    }
-    d
-}
-
+/// A DescribeServices entry, built by the same code the scripted fake answers with.
 fn service(deployments: Vec<Value>) -> Service {
-    serde_json::from_value(json!({
-        "serviceArn": "arn:aws:ecs:eu-west-1:123456789012:service/prod/web",
-        "serviceName": "web", "clusterArn": "arn:aws:ecs:eu-west-1:123456789012:cluster/prod",
-        "status": "ACTIVE", "desiredCount": 3, "runningCount": 3, "pendingCount": 0,
-        "launchType": "FARGATE", "taskDefinition": NEW,
-        "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": true, "rollback": true}, "maximumPercent": 200, "minimumHealthyPercent": 100},
-        "deployments": deployments,
-        "events": [],
-        "deploymentController": {"type": "ECS"}
-    }))
-    .expect("service json")
+    serde_json::from_value(ecs_fake::service(deployments, vec![])).expect("service json")
 }
 
 #[test]

@@ -36,6 +36,7 @@ use serde_json::{Value, json};
 
 use support::ecs_fake::{
     NEW_TD, OLD_ID, OLD_TD, OUR_ID, crashed_task, deployment, event, failed, service,
+    settled_service,
 };
 use support::fake::{ECS_TARGET, Fake, ProxyCtx, ProxyHook, Req, Resp};
 use support::moto::Moto;
@@ -719,18 +720,7 @@ fn clocked_handler(outcome: Outcome, clock: &Mutex<Clock>, req: &Req) -> Resp {
         Some("DescribeServices") => {
             let mut c = lock(clock);
             let svc = match phase_now(&c) {
-                None => service(
-                    vec![deployment(
-                        OLD_ID,
-                        "PRIMARY",
-                        OLD_TD,
-                        3,
-                        3,
-                        0,
-                        Some("COMPLETED"),
-                    )],
-                    vec![],
-                ),
+                None => settled_service(),
                 Some(phase) => {
                     c.first_served[phase].get_or_insert_with(Instant::now);
                     frame(outcome, phase)

@@ -50,18 +50,7 @@ pub struct Script {
 impl Script {
     pub fn new(frames: Vec<Value>) -> Script {
         Script {
-            initial: service(
-                vec![deployment(
-                    OLD_ID,
-                    "PRIMARY",
-                    OLD_TD,
-                    3,
-                    3,
-                    0,
-                    Some("COMPLETED"),
-                )],
-                vec![],
-            ),
+            initial: settled_service(),
             update_reply: service(
                 vec![
                     deployment(OUR_ID, "PRIMARY", NEW_TD, 0, 3, 0, Some("IN_PROGRESS")),
@@ -266,6 +255,22 @@ fn handle(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
             &format!("the fake does not play {other:?}"),
         ),
     }
+}
+
+/// The service before a deploy: one COMPLETED deployment of the old revision.
+pub fn settled_service() -> Value {
+    service(
+        vec![deployment(
+            OLD_ID,
+            "PRIMARY",
+            OLD_TD,
+            3,
+            3,
+            0,
+            Some("COMPLETED"),
+        )],
+        vec![],
+    )
 }
 
 /// A `services[]` entry shaped like ECS's.
