@@ -20,19 +20,6 @@ use crate::task_def::{self, TaskDefinition};
 use crate::wait::{self, WaitSettings};
 use serde_json::Value;
 
-/// What a successful run did.
-#[derive(Debug, Clone)]
-pub struct Summary {
-    /// The revision the service runs now.
-    pub task_definition: String,
-    /// The revision it ran before.
-    pub previous_task_definition: String,
-    /// The deployment that was started.
-    pub deployment_id: String,
-    /// Whether the rollout was followed to completion.
-    pub verified: bool,
-}
-
 fn last_segment(name_or_arn: &str) -> &str {
     name_or_arn.rsplit('/').next().unwrap_or(name_or_arn)
 }
@@ -48,11 +35,7 @@ pub fn console_link(region: &str, cluster: &str, service: &str) -> String {
 
 /// Runs the whole deploy, filling `record` as it goes so the outcome can be written out
 /// even when a step fails.
-pub async fn deploy(
-    config: &Config,
-    report: &Reporter,
-    record: &mut Record,
-) -> Result<Summary, Error> {
+pub async fn deploy(config: &Config, report: &Reporter, record: &mut Record) -> Result<(), Error> {
     let started = Instant::now();
     record.cluster.clone_from(&config.cluster);
     record.service.clone_from(&config.service);
@@ -121,7 +104,8 @@ pub async fn deploy(
     };
 
     if config.dry_run {
-        return Ok(dry_run(config, report, &service, rendered.as_ref(), record));
+        dry_run(config, report, rendered.as_ref(), record);
+        return Ok(());
     }
 
     let new_revision = match rendered {
@@ -202,12 +186,6 @@ pub async fn deploy(
         &config.service,
     ));
 
-    let summary = Summary {
-        task_definition: target.clone(),
-        previous_task_definition: previous.clone(),
-        deployment_id: deployment_id.clone(),
-        verified: config.wait,
-    };
     if !config.wait {
         tag_service(&ecs, config, &updated.service_arn, report).await;
         report.success(&format!(
@@ -215,7 +193,7 @@ pub async fn deploy(
             revision_name(&target),
             config.service
         ));
-        return Ok(summary);
+        return Ok(());
     }
 
     report.step(&format!(
@@ -253,10 +231,7 @@ pub async fn deploy(
                 done.deployment_id,
                 console_link(&config.region, &config.cluster, &config.service)
             ));
-            Ok(Summary {
-                deployment_id: done.deployment_id,
-                ..summary
-            })
+            Ok(())
         }
         Err(error) if config.rollback_on_failure => Err(roll_back(
             &ecs,
@@ -288,10 +263,9 @@ fn images_to_set(config: &Config) -> Vec<(Option<String>, &ImageRef)> {
 fn dry_run(
     config: &Config,
     report: &Reporter,
-    service: &Service,
     rendered: Option<&(Value, TaskDefinition)>,
     record: &mut Record,
-) -> Summary {
+) {
     report.step("Dry run: what a deploy would change (DRY_RUN is true)");
     let mut calls = Vec::new();
     if let Some((before, td)) = rendered {
@@ -342,12 +316,6 @@ fn dry_run(
         "Dry run of {} in {}: nothing was changed in AWS",
         config.service, config.cluster
     ));
-    Summary {
-        task_definition: service.task_definition.clone(),
-        previous_task_definition: service.task_definition.clone(),
-        deployment_id: String::new(),
-        verified: false,
-    }
 }
 
 /// `TAG_SERVICE`: the service remembers its last deploy. A failure only warns: the deploy

@@ -38,8 +38,6 @@ pub struct WaitSettings {
 pub struct Completed {
     /// The deployment that completed (ours, or the one that superseded it).
     pub deployment_id: String,
-    /// How long the wait took.
-    pub elapsed: Duration,
 }
 
 /// Follows `tracked` until ECS decides. On failure the error carries the reasons.
@@ -122,7 +120,6 @@ pub async fn follow(
                     Verdict::Succeeded => {
                         return Ok(Completed {
                             deployment_id: tracked.deployment_id,
-                            elapsed: start.elapsed(),
                         });
                     }
                     Verdict::Failed(failure) => {
