@@ -608,7 +608,7 @@ impl Config {
         }
 
         let auth = Self::auth(
-            &raw.aws_oidc_role_arn,
+            raw.aws_oidc_role_arn,
             raw.aws_access_key_id,
             raw.aws_secret_access_key,
             raw.aws_session_token,
@@ -665,10 +665,7 @@ impl Config {
 
         let force_new_deployment = parse_bool(
             "FORCE_NEW_DEPLOYMENT",
-            raw.force_new_deployment
-                .as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty()),
+            clean(raw.force_new_deployment).as_deref(),
             false,
             &mut problems,
         );
@@ -891,7 +888,7 @@ impl Config {
 
     #[allow(clippy::too_many_arguments)]
     fn auth(
-        role_arn: &Option<String>,
+        role_arn: Option<String>,
         access_key_id: Option<String>,
         secret_access_key: Option<Secret>,
         session_token: Option<Secret>,
@@ -903,7 +900,7 @@ impl Config {
         problems: &mut Vec<Problem>,
         warnings: &mut Vec<String>,
     ) -> Option<Auth> {
-        let role_arn = clean(role_arn.clone());
+        let role_arn = clean(role_arn);
         let access_key_id = clean(access_key_id);
         let secret_access_key = clean_secret(secret_access_key);
         let session_token = clean_secret(session_token);
