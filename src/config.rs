@@ -278,6 +278,7 @@ pub struct TaskDefinitionFile {
 struct Lists {
     tags: Vec<String>,
     container_images: Vec<String>,
+    service_names: Vec<String>,
 }
 
 /// Everything a deploy needs, validated.
@@ -291,8 +292,8 @@ pub struct Config {
     pub endpoints: Endpoints,
     /// `CLUSTER_NAME`: name or ARN.
     pub cluster: String,
-    /// `SERVICE_NAME`: name or ARN.
-    pub service: String,
+    /// `SERVICE_NAME`, or every service of `SERVICE_NAMES`: names or ARNs, in the order given.
+    pub services: Vec<String>,
     /// `IMAGE`.
     pub image: Option<ImageRef>,
     /// `CONTAINER_NAME`.
@@ -337,7 +338,13 @@ pub struct Config {
     pub context: BitbucketContext,
     /// Things worth saying that are not errors, printed before the deploy starts.
     pub warnings: Vec<String>,
+    /// How long the log may stay quiet while waiting before a heartbeat line. Not a pipe
+    /// variable: [`HEARTBEAT`] in every run, shorter only in tests.
+    pub heartbeat: Duration,
 }
+
+/// A quiet log looks like a hung step; say something at least this often.
+pub const HEARTBEAT: Duration = Duration::from_secs(30);
 
 fn clean(value: Option<String>) -> Option<String> {
     value
@@ -529,6 +536,52 @@ fn check_endpoint(
     }
 }
 
+/// `SERVICE_NAME` for one service or `SERVICE_NAMES` for several; never both, never a name twice.
+fn services(single: Option<String>, list: Vec<String>, problems: &mut Vec<Problem>) -> Vec<String> {
+    match (single, list.is_empty()) {
+        (Some(_), false) => {
+            problems.push(Problem::new(
+                "SERVICE_NAMES",
+                "cannot be combined with SERVICE_NAME; list every service in SERVICE_NAMES, or set SERVICE_NAME for one service",
+            ));
+            Vec::new()
+        }
+        (Some(service), true) => {
+            check_ecs_name("SERVICE_NAME", &service, "service", problems);
+            vec![service]
+        }
+        (None, false) => {
+            let mut seen: Vec<&str> = Vec::new();
+            for service in &list {
+                let short = service.rsplit('/').next().unwrap_or(service);
+                if seen.contains(&short) {
+                    problems.push(Problem::new(
+                        "SERVICE_NAMES",
+                        format!("names service {short:?} twice"),
+                    ));
+                }
+                seen.push(short);
+                if service.contains([',', ' ']) {
+                    problems.push(Problem::new(
+                        "SERVICE_NAMES",
+                        format!("must be a YAML list such as ['web', 'worker'], one service per item, got {service:?}"),
+                    ));
+                } else {
+                    check_ecs_name("SERVICE_NAMES", service, "service", problems);
+                }
+            }
+            list
+        }
+        (None, true) => {
+            problems.push(Problem::new(
+                "SERVICE_NAME",
+                "is required: the ECS service name or ARN, such as web (or SERVICE_NAMES: ['web', 'worker'] for several services)",
+            ));
+            Vec::new()
+        }
+    }
+}
+
 impl Config {
     /// Reads and validates variables given as (name, value) pairs: `std::env::vars()` in the
     /// binary, a plain vector in tests.
@@ -543,6 +596,7 @@ impl Config {
         let lists = Lists {
             tags: read_list(&vars, "TAGS", &mut problems),
             container_images: read_list(&vars, "CONTAINER_IMAGES", &mut problems),
+            service_names: read_list(&vars, "SERVICE_NAMES", &mut problems),
         };
         let raw: RawVars = envy::from_iter(vars).map_err(|e| {
             Error::Config(vec![Problem::new(
@@ -653,15 +707,7 @@ impl Config {
         } else {
             check_ecs_name("CLUSTER_NAME", &cluster, "cluster", &mut problems);
         }
-        let service = clean(raw.service_name).unwrap_or_default();
-        if service.is_empty() {
-            problems.push(Problem::new(
-                "SERVICE_NAME",
-                "is required: the ECS service name or ARN, such as web",
-            ));
-        } else {
-            check_ecs_name("SERVICE_NAME", &service, "service", &mut problems);
-        }
+        let services = services(clean(raw.service_name), lists.service_names, &mut problems);
 
         let force_new_deployment = parse_bool(
             "FORCE_NEW_DEPLOYMENT",
@@ -860,7 +906,7 @@ impl Config {
             auth,
             endpoints,
             cluster,
-            service,
+            services,
             image,
             container,
             task_definition_file,
@@ -883,6 +929,7 @@ impl Config {
             color,
             context,
             warnings,
+            heartbeat: HEARTBEAT,
         })
     }
 

@@ -1,44 +1,43 @@
-//! The deploy, in runbook order: credentials, service, task definition, image, register,
-//! update, wait. Each step says what it does before doing it, and each failure says how
-//! far the deploy got.
+//! The deploy, in runbook order: credentials; read the services, their task definitions and
+//! the images; plan (pure); stop there on a dry run; apply (register, update); follow every
+//! deployment to a verdict; then tag, clean up or roll back. Each step says what it does
+//! before doing it, and each failure says how far the deploy got.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
+use aws_credential_types::provider::SharedCredentialsProvider;
+use serde_json::Value;
+
+use crate::apply::{self, Updated};
 use crate::auth;
 use crate::aws;
 use crate::cleanup;
 use crate::config::Config;
 use crate::ecr;
 use crate::ecs::{Ecs, Lookup};
-use crate::error::{Changed, Error};
+use crate::error::Error;
+use crate::follow::{self, Outcome, Watch, human, short};
 use crate::image::ImageRef;
-use crate::outputs::Record;
+use crate::outputs::{Record, ServiceRecord};
+use crate::plan::{self, Plan};
+use crate::read;
 use crate::report::Reporter;
-use crate::rollout::{EventLog, Service, Tracked, revision_name};
-use crate::task_def::{self, TaskDefinition};
-use crate::wait::{self, WaitSettings};
-use serde_json::Value;
+use crate::rollout::{Tracked, revision_name};
+use crate::task_def;
 
-fn last_segment(name_or_arn: &str) -> &str {
-    name_or_arn.rsplit('/').next().unwrap_or(name_or_arn)
-}
-
-/// The ECS console page of the service's deployments.
-pub fn console_link(region: &str, cluster: &str, service: &str) -> String {
-    format!(
-        "https://{region}.console.aws.amazon.com/ecs/v2/clusters/{}/services/{}/deployments?region={region}",
-        last_segment(cluster),
-        last_segment(service)
-    )
-}
+pub use crate::apply::console_link;
 
 /// Runs the whole deploy, filling `record` as it goes so the outcome can be written out
 /// even when a step fails.
 pub async fn deploy(config: &Config, report: &Reporter, record: &mut Record) -> Result<(), Error> {
     let started = Instant::now();
     record.cluster.clone_from(&config.cluster);
-    record.service.clone_from(&config.service);
+    record.services = config
+        .services
+        .iter()
+        .map(|s| ServiceRecord::new(s))
+        .collect();
     for warning in &config.warnings {
         report.warn(warning);
     }
@@ -49,233 +48,154 @@ pub async fn deploy(config: &Config, report: &Reporter, record: &mut Record) -> 
         credentials.clone(),
     ));
 
-    report.step(&format!(
-        "Reading service {} in cluster {} ({})",
-        config.service, config.cluster, config.region
-    ));
-    // The ECR lookups do not depend on the service, so they run while it is read: one round
-    // trip less before the first change.
-    let (read, mut lookups) = tokio::join!(
-        async {
-            let service = read_service(&ecs, config).await?;
-            let previous = service.task_definition.clone();
-            report.detail(&format!(
-                "runs {}: {}/{} tasks running",
-                revision_name(&previous),
-                service.running_count,
-                service.desired_count
-            ));
-            let source = source_task_definition(&ecs, config, &previous, report).await?;
-            Ok::<_, Error>((service, source))
-        },
+    // The ECR lookups do not depend on the services, so they run while those are read: one
+    // round trip less before the first change.
+    let (read, lookups) = tokio::join!(
+        read_everything(&ecs, config, report),
         look_up_images(config, credentials.clone())
     );
-    let (service, source) = read?;
-    let previous = service.task_definition.clone();
-    record.previous_task_definition_arn = Some(previous.clone());
-
-    let rendered = match source {
-        Some(mut td) => {
-            let before = td.register_request();
-            let mut checked: HashMap<String, Option<String>> = HashMap::new();
-            for (container, image) in images_to_set(config) {
-                let change = td.set_image(container.as_deref(), &image.full)?;
-                report.detail(&format!(
-                    "container {}: {} → {}",
-                    change.container, change.old, change.new
-                ));
-                let digest = match checked.get(&image.full) {
-                    Some(digest) => digest.clone(),
-                    None => {
-                        let digest =
-                            report_image(config, image, lookups.remove(&image.full), report)?;
-                        checked.insert(image.full.clone(), digest.clone());
-                        digest
-                    }
-                };
-                record
-                    .images
-                    .push((change.container, image.full.clone(), digest));
-            }
-            td.apply_tags(&task_def::audit_tags(&config.context), &config.tags)?;
-            Some((before, td))
-        }
-        None => None,
-    };
+    let (services, sources) = read?;
+    for (service, live) in record.services.iter_mut().zip(&services) {
+        service.previous_task_definition_arn = Some(live.task_definition.clone());
+    }
+    let plan = plan::build(config, &services, &sources)?;
+    show_plan(config, &plan, lookups, report, record)?;
 
     if config.dry_run {
-        dry_run(config, report, rendered.as_ref(), record);
+        dry_run(config, &plan, report, record);
         return Ok(());
     }
 
-    let new_revision = match rendered {
-        Some((before, td)) => {
-            let request = td.register_request();
-            report.step(&format!("Registering a new revision of {}", td.family()));
-            let arn = ecs
-                .register_task_definition(&request)
-                .await
-                .map_err(|err| Error::Aws {
-                    step: format!("registering a new revision of {}", td.family()),
-                    err: err.into(),
-                    changed: Changed::Nothing,
-                })?;
-            let changes = if config.task_definition_file.is_none() {
-                let paths: Vec<String> = task_def::changed_paths(&before, &request)
-                    .into_iter()
-                    .filter(|p| !p.starts_with("tags"))
-                    .collect();
-                if paths.is_empty() {
-                    "no field changed".to_string()
-                } else {
-                    format!("changed: {}", paths.join(", "))
-                }
-            } else {
-                format!("from {}", td.source)
-            };
-            report.detail(&format!(
-                "registered {} (was {}); {changes}",
-                revision_name(&arn),
-                revision_name(&previous)
-            ));
-            report.detail(&format!(
-                "{} tag(s), audit tags under {}",
-                td.tags.len(),
-                crate::config::AUDIT_TAG_PREFIX
-            ));
-            record.task_definition_arn = Some(arn.clone());
-            Some(arn)
+    let registered = apply::register(&ecs, &plan, report).await?;
+    for (service, planned) in record.services.iter_mut().zip(&plan.services) {
+        service.task_definition_arn = planned.revision.and_then(|i| registered.get(i).cloned());
+    }
+    let updated = apply::update(&ecs, config, &plan, &registered, report).await?;
+    for u in &updated {
+        if let Some(service) = record.service_mut(&u.name) {
+            service.deployment_id = Some(u.deployment_id.clone());
+            service.verdict = "started".into();
         }
-        None => None,
-    };
-
-    let target = new_revision.clone().unwrap_or_else(|| previous.clone());
-    report.step(&format!(
-        "Updating service {} to {}",
-        config.service,
-        revision_name(&target)
-    ));
-    if config.force_new_deployment {
-        report.detail("forcing a new deployment (FORCE_NEW_DEPLOYMENT)");
     }
-    if let Some(n) = config.desired_count {
-        report.detail(&format!("desired count {} → {n}", service.desired_count));
-    }
-    let updated = ecs
-        .update_service(
-            &config.cluster,
-            &config.service,
-            new_revision.as_deref(),
-            config.force_new_deployment,
-            config.desired_count,
-        )
-        .await
-        .map_err(|err| Error::Aws {
-            step: format!("updating service {}", config.service),
-            err: err.into(),
-            changed: new_revision.clone().map_or(Changed::Nothing, |revision| {
-                Changed::Registered { revision }
-            }),
-        })?;
-    let deployment_id = our_deployment(&updated, &target);
-    record.deployment_id = Some(deployment_id.clone());
-    report.detail(&format!("deployment {deployment_id} started"));
-    report.detail(&console_link(
-        &config.region,
-        &config.cluster,
-        &config.service,
-    ));
 
     if !config.wait {
-        tag_service(&ecs, config, &updated.service_arn, report).await;
-        report.success(&format!(
-            "Started deployment {deployment_id} of {} to {}; not waiting for it (WAIT is false)",
-            revision_name(&target),
-            config.service
-        ));
+        tag_services(&ecs, config, &updated, report).await;
+        report.success(&started_line(&updated));
         return Ok(());
     }
 
-    report.step(&format!(
-        "Waiting for {deployment_id} (timeout {}, polling every {})",
-        wait::human(config.wait_timeout),
-        wait::human(config.wait_interval)
-    ));
-    let settings = WaitSettings {
-        cluster: config.cluster.clone(),
-        service: config.service.clone(),
-        timeout: config.wait_timeout,
-        interval: config.wait_interval,
-        service_deployment: updated.current_service_deployment.clone(),
-    };
-    let tracked = Tracked {
-        deployment_id,
-        task_definition: target.clone(),
-        previous_task_definition: previous.clone(),
-    };
-    let mut events = EventLog::default();
-    events.prime(&service.events);
-    match wait::follow(&ecs, &settings, tracked, &mut events, report).await {
-        Ok(done) => {
-            record.deployment_id = Some(done.deployment_id.clone());
-            tag_service(&ecs, config, &updated.service_arn, report).await;
-            if let Some(keep) = config.keep_revisions {
-                clean_up(&ecs, config, keep, &previous, &target, report).await;
+    let mut watches = watch(&updated, &services);
+    report.step(&waiting_line(config, &watches));
+    follow::follow(&ecs, &follow_settings(config), &mut watches, report).await?;
+    record_outcomes(&watches, record);
+
+    if watches
+        .iter()
+        .all(|w| matches!(w.outcome, Some(Outcome::Succeeded { .. })))
+    {
+        tag_services(&ecs, config, &updated, report).await;
+        if let Some(keep) = config.keep_revisions {
+            for (previous, current) in revisions_to_clean(&updated) {
+                clean_up(&ecs, config, keep, &previous, &current, report).await;
             }
-            report.success(&format!(
-                "Deployed {} to service {} in cluster {} ({} in all); {} is complete: {}",
-                revision_name(&target),
-                last_segment(&config.service),
-                last_segment(&config.cluster),
-                wait::human(started.elapsed()),
-                done.deployment_id,
-                console_link(&config.region, &config.cluster, &config.service)
-            ));
-            Ok(())
         }
-        Err(error) if config.rollback_on_failure => Err(roll_back(
-            &ecs,
-            &settings,
-            &previous,
-            &target,
-            &mut events,
-            report,
-            error,
-        )
-        .await),
-        Err(error) => Err(error),
+        report.success(&success_line(config, &watches, &updated, started));
+        return Ok(());
     }
+    let mut error = failure(&watches);
+    if config.rollback_on_failure {
+        error = roll_back(&ecs, config, &updated, report, error).await;
+    }
+    Err(error)
 }
 
-/// (container or None for "the only one", image) pairs from IMAGE/CONTAINER_NAME or CONTAINER_IMAGES.
-fn images_to_set(config: &Config) -> Vec<(Option<String>, &ImageRef)> {
-    match &config.image {
-        Some(image) => vec![(config.container.clone(), image)],
-        None => config
-            .container_images
-            .iter()
-            .map(|(c, i)| (Some(c.clone()), i))
-            .collect(),
-    }
-}
-
-/// `DRY_RUN`: show the new revision as a diff and the calls a deploy would make, change nothing.
-fn dry_run(
+/// The services, and the task definitions they run (unless a file replaces them, or only a
+/// restart was asked for).
+async fn read_everything(
+    ecs: &Ecs,
     config: &Config,
     report: &Reporter,
-    rendered: Option<&(Value, TaskDefinition)>,
+) -> Result<(Vec<crate::rollout::Service>, HashMap<String, Value>), Error> {
+    let services = read::services(ecs, config, report).await?;
+    let sources = if let Some(file) = &config.task_definition_file {
+        report.step(&format!("Using the task definition in {}", file.display));
+        HashMap::new()
+    } else if config.image.is_some() || !config.container_images.is_empty() {
+        let arns: Vec<String> = services.iter().map(|s| s.task_definition.clone()).collect();
+        read::task_definitions(ecs, &arns, report).await?
+    } else {
+        HashMap::new()
+    };
+    Ok((services, sources))
+}
+
+/// Prints each image change and checks each image once; a missing image stops here.
+fn show_plan(
+    config: &Config,
+    plan: &Plan,
+    mut lookups: HashMap<String, Result<String, Error>>,
+    report: &Reporter,
     record: &mut Record,
-) {
+) -> Result<(), Error> {
+    let several = plan.services.len() > 1;
+    let mut checked: HashMap<String, Option<String>> = HashMap::new();
+    for revision in &plan.revisions {
+        for change in &revision.changes {
+            let line = format!(
+                "container {}: {} → {}",
+                change.container, change.old, change.new
+            );
+            if several {
+                report.detail(&format!(
+                    "{} ({}): {line}",
+                    revision.source_name(),
+                    revision.services.join(", ")
+                ));
+            } else {
+                report.detail(&line);
+            }
+            if checked.contains_key(&change.new) {
+                continue;
+            }
+            let image = plan::images_to_set(config)
+                .into_iter()
+                .map(|(_, image)| image)
+                .find(|image| image.full == change.new);
+            let digest = match image {
+                Some(image) => report_image(config, image, lookups.remove(&image.full), report)?,
+                None => None,
+            };
+            checked.insert(change.new.clone(), digest.clone());
+            record
+                .images
+                .push((change.container.clone(), change.new.clone(), digest));
+        }
+    }
+    Ok(())
+}
+
+/// `DRY_RUN`: show each new revision as a diff and the calls a deploy would make, change nothing.
+fn dry_run(config: &Config, plan: &Plan, report: &Reporter, record: &mut Record) {
     report.step("Dry run: what a deploy would change (DRY_RUN is true)");
+    let several = plan.services.len() > 1;
     let mut calls = Vec::new();
-    if let Some((before, td)) = rendered {
-        let mut before_body = before.clone();
+    for revision in &plan.revisions {
+        let td = &revision.task_definition;
+        let mut before_body = revision.before.clone();
         let before_tags = before_body
             .as_object_mut()
             .and_then(|b| b.remove("tags"))
             .unwrap_or(Value::Array(Vec::new()));
         let mut lines = task_def::diff_lines(&before_body, &Value::Object(td.body.clone()));
         lines.extend(task_def::tag_changes(&before_tags, &td.tags));
+        if several {
+            report.detail(&format!(
+                "new revision of {} from {}, for {}:",
+                td.family(),
+                revision.source_name(),
+                revision.services.join(", ")
+            ));
+        }
         if lines.is_empty() {
             report.detail("the new revision would be identical to the current one");
         }
@@ -287,24 +207,34 @@ fn dry_run(
             td.family()
         ));
     }
-    let mut update = format!(
-        "ecs:UpdateService cluster {} service {}",
-        config.cluster, config.service
-    );
-    if rendered.is_some() {
-        update.push_str(" taskDefinition=<the new revision>");
+    for service in &plan.services {
+        let mut update = format!(
+            "ecs:UpdateService cluster {} service {}",
+            config.cluster, service.name
+        );
+        if let Some(revision) = plan.revision_of(service) {
+            if plan.revisions.len() > 1 {
+                update.push_str(&format!(
+                    " taskDefinition=<the new revision of {}>",
+                    revision.task_definition.family()
+                ));
+            } else {
+                update.push_str(" taskDefinition=<the new revision>");
+            }
+        }
+        if config.force_new_deployment {
+            update.push_str(" forceNewDeployment=true");
+        }
+        if let Some(n) = config.desired_count {
+            update.push_str(&format!(" desiredCount={n}"));
+        }
+        calls.push(update);
     }
-    if config.force_new_deployment {
-        update.push_str(" forceNewDeployment=true");
-    }
-    if let Some(n) = config.desired_count {
-        update.push_str(&format!(" desiredCount={n}"));
-    }
-    calls.push(update);
     if config.wait {
         calls.push(format!(
-            "then follow the deployment (timeout {})",
-            wait::human(config.wait_timeout)
+            "then follow the deployment{} (timeout {})",
+            if several { "s" } else { "" },
+            human(config.wait_timeout)
         ));
     }
     report.detail("calls a deploy would make:");
@@ -312,33 +242,409 @@ fn dry_run(
         report.detail(&format!("  {call}"));
     }
     record.verdict = "dry-run".into();
+    for service in &mut record.services {
+        service.verdict = "dry-run".into();
+    }
     report.success(&format!(
         "Dry run of {} in {}: nothing was changed in AWS",
-        config.service, config.cluster
+        config.services.join(", "),
+        config.cluster
     ));
 }
 
-/// `TAG_SERVICE`: the service remembers its last deploy. A failure only warns: the deploy
-/// itself is done.
-async fn tag_service(ecs: &Ecs, config: &Config, service_arn: &str, report: &Reporter) {
-    if !config.tag_service || service_arn.is_empty() {
+fn watch(updated: &[Updated], services: &[crate::rollout::Service]) -> Vec<Watch> {
+    let several = updated.len() > 1;
+    updated
+        .iter()
+        .map(|u| {
+            let known = services
+                .iter()
+                .find(|s| short(&s.service_name) == short(&u.name) || s.service_arn == u.name)
+                .map_or(&[][..], |s| s.events.as_slice());
+            Watch::new(
+                &u.name,
+                Tracked {
+                    deployment_id: u.deployment_id.clone(),
+                    task_definition: u.target.clone(),
+                    previous_task_definition: u.previous.clone(),
+                },
+                u.service.current_service_deployment.clone(),
+                known,
+                several,
+            )
+        })
+        .collect()
+}
+
+fn follow_settings(config: &Config) -> follow::Settings {
+    follow::Settings {
+        cluster: config.cluster.clone(),
+        timeout: config.wait_timeout,
+        interval: config.wait_interval,
+        heartbeat: config.heartbeat,
+    }
+}
+
+fn waiting_line(config: &Config, watches: &[Watch]) -> String {
+    let what = match watches {
+        [only] => only.tracked.deployment_id.clone(),
+        many => format!("{} deployments", many.len()),
+    };
+    format!(
+        "Waiting for {what} (timeout {}, polling every {})",
+        human(config.wait_timeout),
+        human(config.wait_interval)
+    )
+}
+
+fn started_line(updated: &[Updated]) -> String {
+    match updated {
+        [only] => format!(
+            "Started deployment {} of {} to {}; not waiting for it (WAIT is false)",
+            only.deployment_id,
+            revision_name(&only.target),
+            only.name
+        ),
+        many => format!(
+            "Started deployments of {}; not waiting for them (WAIT is false)",
+            many.iter()
+                .map(|u| format!("{} to {}", revision_name(&u.target), u.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn success_line(
+    config: &Config,
+    watches: &[Watch],
+    updated: &[Updated],
+    started: Instant,
+) -> String {
+    let cluster = short(&config.cluster);
+    let elapsed = human(started.elapsed());
+    match (watches, updated) {
+        ([w], [u]) => {
+            let id = match &w.outcome {
+                Some(Outcome::Succeeded { deployment_id }) => deployment_id.as_str(),
+                _ => u.deployment_id.as_str(),
+            };
+            format!(
+                "Deployed {} to service {} in cluster {cluster} ({elapsed} in all); {id} is complete: {}",
+                revision_name(&u.target),
+                short(&u.name),
+                console_link(&config.region, &config.cluster, &u.name)
+            )
+        }
+        _ => {
+            // web and worker on web:42, scheduler on sched:8
+            let mut by_revision: Vec<(&str, Vec<&str>)> = Vec::new();
+            for u in updated {
+                let revision = revision_name(&u.target);
+                match by_revision.iter_mut().find(|(r, _)| *r == revision) {
+                    Some((_, names)) => names.push(short(&u.name)),
+                    None => by_revision.push((revision, vec![short(&u.name)])),
+                }
+            }
+            format!(
+                "Deployed {} services in cluster {cluster} ({elapsed} in all): {}",
+                updated.len(),
+                by_revision
+                    .iter()
+                    .map(|(revision, names)| format!("{} on {revision}", names.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        }
+    }
+}
+
+fn record_outcomes(watches: &[Watch], record: &mut Record) {
+    for watch in watches {
+        let Some(service) = record.service_mut(&watch.name) else {
+            continue;
+        };
+        match &watch.outcome {
+            Some(Outcome::Succeeded { deployment_id }) => {
+                service.verdict = "succeeded".into();
+                service.deployment_id = Some(deployment_id.clone());
+            }
+            Some(Outcome::Failed(r)) => {
+                service.verdict = "failed".into();
+                service.message.clone_from(&r.verdict);
+            }
+            Some(Outcome::TimedOut(r)) => {
+                service.verdict = "timed-out".into();
+                service.message.clone_from(&r.verdict);
+            }
+            None => {}
+        }
+    }
+}
+
+/// The error for a deploy in which some deployment did not succeed. With one service it is
+/// that deployment's verdict; with several, each failure's reasons (lines naming their
+/// service), a summary line per service and a last line naming the failed ones.
+fn failure(watches: &[Watch]) -> Error {
+    if let [only] = watches {
+        return match &only.outcome {
+            Some(Outcome::Failed(r) | Outcome::TimedOut(r)) => Error::Rollout {
+                verdict: r.verdict.clone(),
+                details: r.details.clone(),
+                hints: r.hints.clone(),
+            },
+            _ => Error::Rollout {
+                verdict: format!("the deployment of {} did not finish", only.name),
+                details: Vec::new(),
+                hints: Vec::new(),
+            },
+        };
+    }
+    let mut details = Vec::new();
+    let mut hints: Vec<String> = Vec::new();
+    let mut summary = Vec::new();
+    let mut failed = Vec::new();
+    let mut succeeded = Vec::new();
+    for watch in watches {
+        let name = short(&watch.name);
+        match &watch.outcome {
+            Some(Outcome::Succeeded { deployment_id }) => {
+                summary.push(format!(
+                    "{name}: succeeded ({} on {})",
+                    deployment_id,
+                    revision_name(&watch.tracked.task_definition)
+                ));
+                succeeded.push(name);
+            }
+            Some(Outcome::Failed(r) | Outcome::TimedOut(r)) => {
+                details.push(format!("[{name}] {}", r.verdict));
+                details.extend(r.details.iter().map(|d| format!("[{name}] {d}")));
+                for hint in &r.hints {
+                    if !hints.contains(hint) {
+                        hints.push(hint.clone());
+                    }
+                }
+                let word = if matches!(watch.outcome, Some(Outcome::TimedOut(_))) {
+                    "still running at the timeout"
+                } else {
+                    "failed"
+                };
+                summary.push(format!("{name}: {word}: {}", r.verdict));
+                failed.push(name);
+            }
+            None => {
+                summary.push(format!("{name}: no verdict"));
+                failed.push(name);
+            }
+        }
+    }
+    let mut verdict = format!(
+        "{} of {} services did not deploy: {}",
+        failed.len(),
+        watches.len(),
+        failed.join(", ")
+    );
+    if !succeeded.is_empty() {
+        verdict.push_str(&format!("; {} succeeded", succeeded.join(", ")));
+    }
+    Error::Rollouts {
+        verdict,
+        details,
+        hints,
+        summary,
+    }
+}
+
+/// `ROLLBACK_ON_FAILURE`: put every service this run updated back on the revision it ran
+/// before (they ship together), unless ECS already did; follow those deployments, and return
+/// the original failure with what happened added.
+async fn roll_back(
+    ecs: &Ecs,
+    config: &Config,
+    updated: &[Updated],
+    report: &Reporter,
+    error: Error,
+) -> Error {
+    let mut lines: Vec<String> = Vec::new();
+    let mut to_roll: Vec<&Updated> = Vec::new();
+    for u in updated {
+        let now = match ecs.describe_service(&config.cluster, &u.name).await {
+            Ok(Lookup::Found(s)) => s
+                .deployments
+                .iter()
+                .find(|d| d.status == "PRIMARY")
+                .map(|d| d.task_definition.clone()),
+            _ => None,
+        };
+        if now.as_deref() == Some(u.previous.as_str()) || u.previous == u.target {
+            lines.push(format!(
+                "ROLLBACK_ON_FAILURE: {}already back on {}",
+                if updated.len() > 1 {
+                    format!("{} is ", short(&u.name))
+                } else {
+                    "the service is ".into()
+                },
+                revision_name(&u.previous)
+            ));
+        } else {
+            to_roll.push(u);
+        }
+    }
+    let mut outcome_lines: Vec<String> = Vec::new();
+    if !to_roll.is_empty() {
+        match to_roll.as_slice() {
+            [only] if updated.len() == 1 => report.step(&format!(
+                "Rolling back to {} (ROLLBACK_ON_FAILURE)",
+                revision_name(&only.previous)
+            )),
+            many => report.step(&format!(
+                "Rolling back {} (ROLLBACK_ON_FAILURE: the services ship together)",
+                many.iter()
+                    .map(|u| format!("{} to {}", short(&u.name), revision_name(&u.previous)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+        let mut watches = Vec::new();
+        for u in &to_roll {
+            match ecs
+                .update_service(&config.cluster, &u.name, Some(&u.previous), false, None)
+                .await
+            {
+                Ok(service) => watches.push(Watch::new(
+                    &u.name,
+                    Tracked {
+                        deployment_id: apply::our_deployment(&service, &u.previous),
+                        task_definition: u.previous.clone(),
+                        previous_task_definition: u.target.clone(),
+                    },
+                    service.current_service_deployment.clone(),
+                    &service.events,
+                    updated.len() > 1,
+                )),
+                Err(err) => outcome_lines.push(format!(
+                    "the rollback of {} to {} could not start: {err}",
+                    short(&u.name),
+                    revision_name(&u.previous)
+                )),
+            }
+        }
+        let followed = follow::follow(ecs, &follow_settings(config), &mut watches, report).await;
+        for watch in &watches {
+            let previous = revision_name(&watch.tracked.task_definition);
+            let line = match (&followed, &watch.outcome) {
+                (_, Some(Outcome::Succeeded { .. })) if updated.len() == 1 => {
+                    format!("rolled back: the service runs {previous} again")
+                }
+                (_, Some(Outcome::Succeeded { .. })) => {
+                    format!("rolled back: {} runs {previous} again", short(&watch.name))
+                }
+                (_, Some(Outcome::Failed(r) | Outcome::TimedOut(r))) => format!(
+                    "the rollback of {} to {previous} did not complete either: {}",
+                    short(&watch.name),
+                    r.verdict
+                ),
+                (Err(e), None) => format!(
+                    "the rollback of {} to {previous} did not complete either: {e}",
+                    short(&watch.name)
+                ),
+                (Ok(()), None) => format!(
+                    "the rollback of {} to {previous} has no verdict",
+                    short(&watch.name)
+                ),
+            };
+            outcome_lines.push(line);
+        }
+    }
+    lines.extend(outcome_lines.iter().cloned());
+    match error {
+        Error::Rollout {
+            verdict,
+            mut details,
+            hints,
+        } => {
+            details.extend(lines);
+            let verdict = if outcome_lines.is_empty() {
+                verdict
+            } else {
+                format!("{verdict}; {}", outcome_lines.join("; "))
+            };
+            Error::Rollout {
+                verdict,
+                details,
+                hints,
+            }
+        }
+        Error::Rollouts {
+            verdict,
+            mut details,
+            hints,
+            summary,
+        } => {
+            details.extend(lines);
+            let verdict = if outcome_lines.is_empty() {
+                verdict
+            } else {
+                format!("{verdict}; rolled back what this run updated (ROLLBACK_ON_FAILURE)")
+            };
+            Error::Rollouts {
+                verdict,
+                details,
+                hints,
+                summary,
+            }
+        }
+        other => other,
+    }
+}
+
+/// (previous, current) revision pairs to clean up after, one per family.
+fn revisions_to_clean(updated: &[Updated]) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for u in updated {
+        let family = family_of(&u.target);
+        if !pairs
+            .iter()
+            .any(|(_, current)| family_of(current) == family)
+        {
+            pairs.push((u.previous.clone(), u.target.clone()));
+        }
+    }
+    pairs
+}
+
+fn family_of(arn: &str) -> &str {
+    let name = revision_name(arn);
+    name.rsplit_once(':').map_or(name, |(family, _)| family)
+}
+
+/// `TAG_SERVICE`: each updated service remembers its last deploy. A failure only warns: the
+/// deploy itself is done.
+async fn tag_services(ecs: &Ecs, config: &Config, updated: &[Updated], report: &Reporter) {
+    if !config.tag_service {
         return;
     }
     let tags: Vec<(String, String)> = task_def::audit_tags(&config.context)
         .into_iter()
         .filter(|(k, _)| !k.ends_with("pipeline-uuid") && !k.ends_with("repository"))
         .collect();
-    match ecs.tag(service_arn, &tags).await {
-        Ok(()) => report.detail(&format!(
-            "tagged the service: {}",
-            tags.iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-        Err(err) => report.warn(&format!(
-            "could not tag the service ({err}); the deploy itself succeeded"
-        )),
+    let shown = tags
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    for u in updated {
+        if u.service.service_arn.is_empty() {
+            continue;
+        }
+        match ecs.tag(&u.service.service_arn, &tags).await {
+            Ok(()) if updated.len() == 1 => report.detail(&format!("tagged the service: {shown}")),
+            Ok(()) => report.detail(&format!("tagged {}: {shown}", short(&u.name))),
+            Err(err) => report.warn(&format!(
+                "could not tag {} ({err}); the deploy itself succeeded",
+                short(&u.name)
+            )),
+        }
     }
 }
 
@@ -351,10 +657,7 @@ async fn clean_up(
     current: &str,
     report: &Reporter,
 ) {
-    let family = revision_name(current)
-        .rsplit_once(':')
-        .map_or(revision_name(current), |(f, _)| f)
-        .to_string();
+    let family = family_of(current).to_string();
     report.step(&format!(
         "Keeping the newest {keep} revisions of {family} (KEEP_REVISIONS)"
     ));
@@ -389,88 +692,16 @@ async fn clean_up(
     }
 }
 
-async fn read_service(ecs: &Ecs, config: &Config) -> Result<Service, Error> {
-    let lookup = ecs
-        .describe_service(&config.cluster, &config.service)
-        .await
-        .map_err(|err| Error::Aws {
-            step: format!("reading service {}", config.service),
-            err: err.into(),
-            changed: Changed::Nothing,
-        })?;
-    let service = match lookup {
-        Lookup::Found(service) => *service,
-        Lookup::Missing => {
-            return Err(Error::ServiceNotFound {
-                cluster: config.cluster.clone(),
-                service: config.service.clone(),
-                region: config.region.clone(),
-            });
-        }
-        Lookup::NoCluster => {
-            return Err(Error::ClusterNotFound {
-                cluster: config.cluster.clone(),
-                region: config.region.clone(),
-            });
-        }
-    };
-    if service.status != "ACTIVE" && !service.status.is_empty() {
-        return Err(Error::ServiceNotActive {
-            service: config.service.clone(),
-            status: service.status,
-        });
-    }
-    if let Some(controller) = &service.deployment_controller
-        && matches!(controller.kind.as_str(), "CODE_DEPLOY" | "EXTERNAL")
-    {
-        return Err(Error::UnsupportedController {
-            service: config.service.clone(),
-            controller: controller.kind.clone(),
-        });
-    }
-    Ok(service)
-}
-
-/// The task definition to modify: the file, or the revision the service runs. `None` when
-/// only a forced redeploy of the current revision was asked for.
-async fn source_task_definition(
-    ecs: &Ecs,
-    config: &Config,
-    current: &str,
-    report: &Reporter,
-) -> Result<Option<TaskDefinition>, Error> {
-    if let Some(file) = &config.task_definition_file {
-        report.step(&format!("Using the task definition in {}", file.display));
-        return TaskDefinition::from_json(file.json.clone(), &file.display).map(Some);
-    }
-    if config.image.is_none() && config.container_images.is_empty() {
-        return Ok(None);
-    }
-    report.step(&format!(
-        "Reading task definition {}",
-        revision_name(current)
-    ));
-    let raw = ecs
-        .describe_task_definition(current)
-        .await
-        .map_err(|err| Error::Aws {
-            step: format!("reading task definition {}", revision_name(current)),
-            err: err.into(),
-            changed: Changed::Nothing,
-        })?;
-    TaskDefinition::from_json(raw, revision_name(current)).map(Some)
-}
-
 /// Looks up every ECR image to deploy (when `VERIFY_IMAGE`), by full reference.
 async fn look_up_images(
     config: &Config,
-    credentials: aws_credential_types::provider::SharedCredentialsProvider,
+    credentials: SharedCredentialsProvider,
 ) -> HashMap<String, Result<String, Error>> {
     let mut found = HashMap::new();
     if !config.verify_image {
         return found;
     }
-    for (_, image) in images_to_set(config) {
+    for (_, image) in plan::images_to_set(config) {
         if let Some(ecr_image) = image.ecr()
             && !found.contains_key(&image.full)
         {
@@ -504,100 +735,4 @@ fn report_image(
     let digest = lookup?;
     report.detail(&format!("found, digest {digest}"));
     Ok(Some(digest))
-}
-
-/// The deployment UpdateService started: the PRIMARY one running `target`.
-fn our_deployment(service: &Service, target: &str) -> String {
-    service
-        .deployments
-        .iter()
-        .find(|d| d.status == "PRIMARY" && d.task_definition == target)
-        .or_else(|| service.deployments.iter().find(|d| d.status == "PRIMARY"))
-        .map(|d| d.id.clone())
-        .unwrap_or_default()
-}
-
-/// `ROLLBACK_ON_FAILURE`: put the service back on `previous` unless ECS already did, wait
-/// for that, and return the original failure with what happened added.
-async fn roll_back(
-    ecs: &Ecs,
-    settings: &WaitSettings,
-    previous: &str,
-    target: &str,
-    events: &mut EventLog,
-    report: &Reporter,
-    error: Error,
-) -> Error {
-    let Error::Rollout {
-        verdict,
-        mut details,
-        hints,
-    } = error
-    else {
-        return error;
-    };
-    let current = match ecs
-        .describe_service(&settings.cluster, &settings.service)
-        .await
-    {
-        Ok(Lookup::Found(s)) => s
-            .deployments
-            .iter()
-            .find(|d| d.status == "PRIMARY")
-            .map(|d| d.task_definition.clone()),
-        _ => None,
-    };
-    if current.as_deref() == Some(previous) || previous == target {
-        details.push(format!(
-            "ROLLBACK_ON_FAILURE: the service is already back on {}",
-            revision_name(previous)
-        ));
-        return Error::Rollout {
-            verdict,
-            details,
-            hints,
-        };
-    }
-    report.step(&format!(
-        "Rolling back to {} (ROLLBACK_ON_FAILURE)",
-        revision_name(previous)
-    ));
-    let outcome = match ecs
-        .update_service(
-            &settings.cluster,
-            &settings.service,
-            Some(previous),
-            false,
-            None,
-        )
-        .await
-    {
-        Ok(updated) => {
-            let tracked = Tracked {
-                deployment_id: our_deployment(&updated, previous),
-                task_definition: previous.to_string(),
-                previous_task_definition: target.to_string(),
-            };
-            match wait::follow(ecs, settings, tracked, events, report).await {
-                Ok(_) => format!(
-                    "rolled back: the service runs {} again",
-                    revision_name(previous)
-                ),
-                Err(e) => format!(
-                    "the rollback to {} did not complete either: {e}",
-                    revision_name(previous)
-                ),
-            }
-        }
-        Err(err) => format!(
-            "the rollback to {} could not start: {err}",
-            revision_name(previous)
-        ),
-    };
-    details.push(outcome.clone());
-    Error::Rollout {
-        verdict: format!("{verdict}; {outcome}"),
-        details,
-        hints,
-    }
 }

@@ -27,6 +27,9 @@ pub struct StoppedTask {
     pub containers: Vec<(String, Option<i32>, String)>,
 }
 
+/// The most services one DescribeServices call may name (an ECS limit).
+pub const DESCRIBE_SERVICES_MAX: usize = 10;
+
 /// Result of DescribeServices for one service.
 #[derive(Debug)]
 pub enum Lookup {
@@ -52,12 +55,25 @@ impl Ecs {
 
     /// DescribeServices for one service.
     pub async fn describe_service(&self, cluster: &str, service: &str) -> Result<Lookup, AwsError> {
+        let mut found = self
+            .describe_services(cluster, std::slice::from_ref(&service.to_string()))
+            .await?;
+        Ok(found.pop().unwrap_or(Lookup::Missing))
+    }
+
+    /// DescribeServices for up to [`DESCRIBE_SERVICES_MAX`] services in one call; one
+    /// [`Lookup`] per name, in the order asked.
+    pub async fn describe_services(
+        &self,
+        cluster: &str,
+        services: &[String],
+    ) -> Result<Vec<Lookup>, AwsError> {
         let raw = RawBody::default();
         let result = self
             .client
             .describe_services()
             .cluster(cluster)
-            .services(service)
+            .set_services(Some(services.to_vec()))
             .customize()
             .interceptor(raw.clone())
             .send()
@@ -68,20 +84,15 @@ impl Ecs {
                 if e.as_service_error()
                     .is_some_and(|s| s.is_cluster_not_found_exception()) =>
             {
-                return Ok(Lookup::NoCluster);
+                return Ok(services.iter().map(|_| Lookup::NoCluster).collect());
             }
             Err(e) => return Err(AwsError::from_sdk("ecs:DescribeServices", &e)),
         }
         let body = raw.json().unwrap_or(Value::Null);
-        if let Some(first) = body
+        let listed = body
             .get("services")
             .and_then(Value::as_array)
-            .and_then(|s| s.first())
-        {
-            let service = serde_json::from_value(first.clone())
-                .map_err(|e| malformed("ecs:DescribeServices", &e))?;
-            return Ok(Lookup::Found(Box::new(service)));
-        }
+            .map_or(&[][..], Vec::as_slice);
         let missing_cluster = body
             .get("failures")
             .and_then(Value::as_array)
@@ -92,11 +103,26 @@ impl Ecs {
                         .is_some_and(|a| a.contains(":cluster/"))
                 })
             });
-        Ok(if missing_cluster {
-            Lookup::NoCluster
-        } else {
-            Lookup::Missing
-        })
+        let mut lookups = Vec::with_capacity(services.len());
+        for wanted in services {
+            let field = if wanted.starts_with("arn:") {
+                "serviceArn"
+            } else {
+                "serviceName"
+            };
+            let found = listed
+                .iter()
+                .find(|s| s.get(field).and_then(Value::as_str) == Some(wanted.as_str()));
+            lookups.push(match found {
+                Some(found) => Lookup::Found(Box::new(
+                    serde_json::from_value(found.clone())
+                        .map_err(|e| malformed("ecs:DescribeServices", &e))?,
+                )),
+                None if missing_cluster => Lookup::NoCluster,
+                None => Lookup::Missing,
+            });
+        }
+        Ok(lookups)
     }
 
     /// DescribeServiceDeployments for one service deployment (blue/green, linear, canary).

@@ -46,13 +46,15 @@ impl fmt::Display for Problem {
 pub enum Changed {
     /// Nothing in AWS was changed.
     Nothing,
-    /// A revision was registered, but the service was not updated to it.
+    /// Revisions were registered, but no service was updated to them.
     Registered {
-        /// The unused revision's ARN.
-        revision: String,
+        /// The unused revisions' ARNs.
+        revisions: Vec<String>,
+        /// True when the deploy had several services, for the wording.
+        several_services: bool,
     },
-    /// The service was updated.
-    Service,
+    /// These services were updated (names as configured).
+    Services(Vec<String>),
 }
 
 /// What went wrong in an AWS call, reduced to what a person needs.
@@ -439,6 +441,19 @@ pub enum Error {
         hints: Vec<String>,
     },
 
+    /// Several services were deployed and at least one did not succeed.
+    #[error("{verdict}")]
+    Rollouts {
+        /// The last line: which services failed.
+        verdict: String,
+        /// Why, per failed service (each line names its service).
+        details: Vec<String>,
+        /// What the user can do.
+        hints: Vec<String>,
+        /// One line per service (succeeded, failed and why, still running), right above the verdict.
+        summary: Vec<String>,
+    },
+
     /// Bitbucket stopped the step (SIGTERM/SIGINT) while the pipe was waiting.
     #[error(
         "stopped by a signal while waiting; the deployment goes on in ECS without this pipe watching it: {state}"
@@ -460,12 +475,23 @@ fn count(n: usize, what: &str) -> String {
 fn changed_words(changed: &Changed) -> String {
     match changed {
         Changed::Nothing => "nothing was changed in AWS".into(),
-        Changed::Registered { revision } => {
-            format!(
-                "registered {revision}, but the service was not updated and still runs its previous revision"
-            )
+        Changed::Registered {
+            revisions,
+            several_services: false,
+        } => format!(
+            "registered {}, but the service was not updated and still runs its previous revision",
+            revisions.join(", ")
+        ),
+        Changed::Registered { revisions, .. } => format!(
+            "registered {}, but no service was updated and each still runs its previous revision",
+            revisions.join(", ")
+        ),
+        Changed::Services(services) if services.len() <= 1 => {
+            "the service was already updated".into()
         }
-        Changed::Service => "the service was already updated".into(),
+        Changed::Services(services) => {
+            format!("services {} were already updated", services.join(", "))
+        }
     }
 }
 
@@ -473,9 +499,11 @@ impl Error {
     /// The process exit code: 1 when the service was changed, 2 when it was not.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::Rollout { .. } | Self::Interrupted { .. } => EXIT_DEPLOY_FAILED,
+            Self::Rollout { .. } | Self::Rollouts { .. } | Self::Interrupted { .. } => {
+                EXIT_DEPLOY_FAILED
+            }
             Self::Aws {
-                changed: Changed::Service,
+                changed: Changed::Services(_),
                 ..
             } => EXIT_DEPLOY_FAILED,
             _ => EXIT_NOTHING_CHANGED,
@@ -486,7 +514,7 @@ impl Error {
     pub fn details(&self) -> Vec<String> {
         match self {
             Self::Config(problems) => problems.iter().map(ToString::to_string).collect(),
-            Self::Rollout { details, .. } => details.clone(),
+            Self::Rollout { details, .. } | Self::Rollouts { details, .. } => details.clone(),
             Self::AssumeRole { err, details, .. } => details
                 .iter()
                 .cloned()
@@ -498,6 +526,14 @@ impl Error {
                 .map(|id| format!("request id: {id}"))
                 .collect(),
             _ => Vec::new(),
+        }
+    }
+
+    /// One line per service of a multi-service deploy, printed last before the verdict.
+    pub fn summary(&self) -> &[String] {
+        match self {
+            Self::Rollouts { summary, .. } => summary,
+            _ => &[],
         }
     }
 
@@ -543,7 +579,7 @@ impl Error {
                 "AWS could not be reached; check AWS_DEFAULT_REGION and, if set, AWS_ENDPOINT_URL".into(),
             ],
             Self::Aws { .. } => Vec::new(),
-            Self::Rollout { hints, .. } => hints.clone(),
+            Self::Rollout { hints, .. } | Self::Rollouts { hints, .. } => hints.clone(),
             Self::Interrupted { .. } => vec!["look at the service's Deployments tab in the ECS console for the outcome".into()],
         }
     }

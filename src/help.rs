@@ -39,7 +39,16 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "STS session length, 900-43200 (renewed while waiting)",
     ),
     ("CLUSTER_NAME", "required", "ECS cluster name or ARN"),
-    ("SERVICE_NAME", "required", "ECS service name or ARN"),
+    (
+        "SERVICE_NAME",
+        "required unless SERVICE_NAMES",
+        "ECS service name or ARN",
+    ),
+    (
+        "SERVICE_NAMES",
+        "-",
+        "list of services of CLUSTER_NAME deployed together, instead of SERVICE_NAME: one new revision per distinct current revision, one verdict",
+    ),
     (
         "IMAGE",
         "required unless TASK_DEFINITION or FORCE_NEW_DEPLOYMENT",

@@ -1,17 +1,20 @@
 //! ecs-oidc-deploy: deploy a new image to an Amazon ECS service from a Bitbucket Pipelines
 //! step, with the step's OIDC token instead of stored AWS keys.
 //!
-//! The steps, in order, each in its own module:
+//! The steps, in order, each in its own module; [`deploy`] is the runbook that calls them:
 //! 1. [`config`]: read and validate every pipe variable, reporting all problems at once;
 //! 2. [`auth`]: exchange `BITBUCKET_STEP_OIDC_TOKEN` for STS credentials (or use static keys);
-//! 3. [`ecs`] / [`ecr`]: read the service and its task definition, check the image exists;
-//! 4. [`task_def`] (pure): the new revision, identical but for the image;
-//! 5. [`deploy`]: register it and update the service in one call;
-//! 6. [`wait`] + [`rollout`] (pure): follow our deployment to a verdict.
+//! 3. [`read`]: read the services and the task definitions they run; [`ecr`]: check the images;
+//! 4. [`plan`] (pure): the new revisions (each identical to its source but for the images,
+//!    see [`task_def`]) and which service moves to which;
+//! 5. [`apply`]: register the revisions and update every service in one call each;
+//! 6. [`follow`] + [`rollout`] (pure): follow every deployment to a verdict.
 //!
-//! Decisions ([`config`], [`task_def`], [`rollout`], [`image`]) never call AWS and are
-//! tested without a network; only [`auth`], [`ecs`] and [`ecr`] name SDK operations.
+//! Decisions ([`config`], [`plan`], [`task_def`], [`rollout`], [`image`], [`policy`]) never
+//! call AWS and are tested without a network; only [`auth`], [`ecs`] and [`ecr`] name SDK
+//! operations.
 
+pub mod apply;
 pub mod auth;
 pub mod aws;
 pub mod claims;
@@ -21,15 +24,17 @@ pub mod deploy;
 pub mod ecr;
 pub mod ecs;
 pub mod error;
+pub mod follow;
 pub mod help;
 pub mod image;
 pub mod outputs;
+pub mod plan;
 pub mod policy;
+pub mod read;
 pub mod report;
 pub mod rollout;
 pub mod secret;
 pub mod task_def;
-pub mod wait;
 
 pub use config::Config;
 pub use error::Error;

@@ -9,37 +9,86 @@ use serde_json::{Value, json};
 /// What a run did, filled in as the deploy goes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Record {
-    /// `succeeded`, `failed` (service changed), `refused` (nothing changed) or `dry-run`.
+    /// `succeeded`, `started`, `failed` (a service changed), `refused` (nothing changed) or
+    /// `dry-run`.
     pub verdict: String,
     /// The verdict line.
     pub message: String,
-    /// Cluster and service.
+    /// Cluster name or ARN.
     pub cluster: String,
-    /// Service name or ARN.
-    pub service: String,
-    /// The revision registered by this run.
-    pub task_definition_arn: Option<String>,
-    /// The revision the service ran before.
-    pub previous_task_definition_arn: Option<String>,
-    /// The deployment started.
-    pub deployment_id: Option<String>,
+    /// Every service of the deploy, in the configured order.
+    pub services: Vec<ServiceRecord>,
     /// (container, image, digest if known).
     pub images: Vec<(String, String, Option<String>)>,
     /// Seconds from start to verdict.
     pub duration_seconds: u64,
 }
 
-impl Record {
-    /// The JSON document.
-    pub fn to_json(&self) -> Value {
+/// What the run did to one service.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceRecord {
+    /// Service name or ARN, as configured.
+    pub service: String,
+    /// The revision this run moved it to.
+    pub task_definition_arn: Option<String>,
+    /// The revision it ran before.
+    pub previous_task_definition_arn: Option<String>,
+    /// The deployment started.
+    pub deployment_id: Option<String>,
+    /// `succeeded`, `started`, `failed`, `timed-out`, `not-updated` or `dry-run`.
+    pub verdict: String,
+    /// Why, when it did not succeed.
+    pub message: String,
+}
+
+impl ServiceRecord {
+    /// A service nothing has happened to yet.
+    pub fn new(service: &str) -> Self {
+        Self {
+            service: service.to_string(),
+            ..Self::default()
+        }
+    }
+
+    fn to_json(&self) -> Value {
         json!({
-            "verdict": self.verdict,
-            "message": self.message,
-            "cluster": self.cluster,
             "service": self.service,
             "taskDefinitionArn": self.task_definition_arn,
             "previousTaskDefinitionArn": self.previous_task_definition_arn,
             "deploymentId": self.deployment_id,
+            "verdict": self.verdict,
+            "message": self.message,
+        })
+    }
+}
+
+impl Record {
+    /// The record of `service`, if it is part of the deploy.
+    pub fn service_mut(&mut self, service: &str) -> Option<&mut ServiceRecord> {
+        self.services.iter_mut().find(|s| s.service == service)
+    }
+
+    /// The one service of a single-service deploy.
+    fn single(&self) -> Option<&ServiceRecord> {
+        match self.services.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        }
+    }
+
+    /// The JSON document. The single-service fields (`service`, `taskDefinitionArn`, …) are
+    /// filled for a deploy of one service and null for several; `services` lists them all.
+    pub fn to_json(&self) -> Value {
+        let single = self.single();
+        json!({
+            "verdict": self.verdict,
+            "message": self.message,
+            "cluster": self.cluster,
+            "service": single.map(|s| &s.service),
+            "taskDefinitionArn": single.and_then(|s| s.task_definition_arn.as_ref()),
+            "previousTaskDefinitionArn": single.and_then(|s| s.previous_task_definition_arn.as_ref()),
+            "deploymentId": single.and_then(|s| s.deployment_id.as_ref()),
+            "services": self.services.iter().map(ServiceRecord::to_json).collect::<Vec<_>>(),
             "images": self.images.iter().map(|(c, i, d)| json!({"container": c, "image": i, "digest": d})).collect::<Vec<_>>(),
             "durationSeconds": self.duration_seconds,
         })
@@ -48,28 +97,44 @@ impl Record {
     /// `KEY=value` lines, safe to `source` in a shell: values are single-quoted.
     pub fn to_env(&self) -> String {
         let quote = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
+        let single = self.single().cloned().unwrap_or_default();
         let mut lines = vec![
             ("ECS_DEPLOY_VERDICT".to_string(), self.verdict.clone()),
             ("ECS_DEPLOY_MESSAGE".to_string(), self.message.clone()),
             ("ECS_DEPLOY_CLUSTER".to_string(), self.cluster.clone()),
-            ("ECS_DEPLOY_SERVICE".to_string(), self.service.clone()),
+            ("ECS_DEPLOY_SERVICE".to_string(), single.service),
             (
                 "ECS_DEPLOY_TASK_DEFINITION_ARN".to_string(),
-                self.task_definition_arn.clone().unwrap_or_default(),
+                single.task_definition_arn.unwrap_or_default(),
             ),
             (
                 "ECS_DEPLOY_PREVIOUS_TASK_DEFINITION_ARN".to_string(),
-                self.previous_task_definition_arn
-                    .clone()
-                    .unwrap_or_default(),
+                single.previous_task_definition_arn.unwrap_or_default(),
             ),
             (
                 "ECS_DEPLOY_DEPLOYMENT_ID".to_string(),
-                self.deployment_id.clone().unwrap_or_default(),
+                single.deployment_id.unwrap_or_default(),
             ),
             (
                 "ECS_DEPLOY_DURATION_SECONDS".to_string(),
                 self.duration_seconds.to_string(),
+            ),
+            (
+                "ECS_DEPLOY_SERVICES".to_string(),
+                self.services
+                    .iter()
+                    .map(|s| s.service.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            (
+                "ECS_DEPLOY_FAILED_SERVICES".to_string(),
+                self.services
+                    .iter()
+                    .filter(|s| matches!(s.verdict.as_str(), "failed" | "timed-out"))
+                    .map(|s| s.service.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
             ),
         ];
         if let Some((_, image, digest)) = self.images.first() {
@@ -78,6 +143,20 @@ impl Record {
                 "ECS_DEPLOY_IMAGE_DIGEST".into(),
                 digest.clone().unwrap_or_default(),
             ));
+        }
+        if self.services.len() > 1 {
+            for s in &self.services {
+                let key = env_key(&s.service);
+                lines.push((format!("ECS_DEPLOY_{key}_VERDICT"), s.verdict.clone()));
+                lines.push((
+                    format!("ECS_DEPLOY_{key}_TASK_DEFINITION_ARN"),
+                    s.task_definition_arn.clone().unwrap_or_default(),
+                ));
+                lines.push((
+                    format!("ECS_DEPLOY_{key}_DEPLOYMENT_ID"),
+                    s.deployment_id.clone().unwrap_or_default(),
+                ));
+            }
         }
         lines
             .iter()
@@ -92,4 +171,20 @@ impl Record {
         std::fs::write(dir.join("deployment.json"), json + "\n")?;
         std::fs::write(dir.join("deployment.env"), self.to_env())
     }
+}
+
+/// `SERVICE_WEB_API` for service `web-api` (or its ARN): a shell variable name part.
+pub fn env_key(service: &str) -> String {
+    let name = service.rsplit('/').next().unwrap_or(service);
+    let upper: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("SERVICE_{upper}")
 }

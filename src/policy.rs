@@ -44,14 +44,13 @@ pub fn build(
             .map(str::to_string)
             .filter(|s| !s.is_empty())
     };
-    let from_arns = [
-        role_arn,
-        Some(config.cluster.as_str()),
-        Some(config.service.as_str()),
-    ];
+    let from_arns: Vec<&str> = role_arn
+        .into_iter()
+        .chain(std::iter::once(config.cluster.as_str()))
+        .chain(config.services.iter().map(String::as_str))
+        .collect();
     let account = from_arns
         .iter()
-        .flatten()
         .filter(|a| a.starts_with("arn:"))
         .find_map(|a| arn_part(a, 4))
         .unwrap_or_else(|| {
@@ -66,24 +65,53 @@ pub fn build(
         .unwrap_or_else(|| "aws".into());
     let region = &config.region;
     let cluster = name_of(&config.cluster);
-    let service = name_of(&config.service);
+    let services: Vec<&str> = config.services.iter().map(|s| name_of(s)).collect();
     let ecs_arn = |resource: String| format!("arn:{partition}:ecs:{region}:{account}:{resource}");
-    let family = match task_definition {
-        Some(td) => td.family().to_string(),
+    // One resource stays a string, as people write it; several become a list.
+    let one_or_many = |arns: Vec<String>| match arns.as_slice() {
+        [one] => json!(one),
+        _ => json!(arns),
+    };
+    let families: Vec<String> = match task_definition {
+        Some(td) => vec![td.family().to_string()],
         None => {
-            notes.push(format!(
-                "the task-definition family is assumed to be {service:?} (the service name); change task-definition/{service}:* if the service's family differs"
-            ));
-            service.to_string()
+            notes.push(match services.as_slice() {
+                [service] => format!(
+                    "the task-definition family is assumed to be {service:?} (the service name); change task-definition/{service}:* if the service's family differs"
+                ),
+                many => format!(
+                    "the task-definition family of each service is assumed to be its name ({}); change task-definition/<family>:* where a service's family differs",
+                    many.join(", ")
+                ),
+            });
+            services.iter().map(|s| (*s).to_string()).collect()
         }
     };
+    let service_arns = one_or_many(
+        services
+            .iter()
+            .map(|s| ecs_arn(format!("service/{cluster}/{s}")))
+            .collect(),
+    );
+    let service_deployment_arns = one_or_many(
+        services
+            .iter()
+            .map(|s| ecs_arn(format!("service-deployment/{cluster}/{s}/*")))
+            .collect(),
+    );
+    let family_arns = one_or_many(
+        families
+            .iter()
+            .map(|f| ecs_arn(format!("task-definition/{f}:*")))
+            .collect(),
+    );
 
     let mut statements = vec![
         json!({
             "Sid": "ReadAndUpdateTheService",
             "Effect": "Allow",
             "Action": ["ecs:DescribeServices", "ecs:UpdateService"],
-            "Resource": ecs_arn(format!("service/{cluster}/{service}")),
+            "Resource": service_arns,
         }),
         json!({
             "Sid": "ReadAndRegisterTaskDefinitions",
@@ -95,14 +123,14 @@ pub fn build(
             "Sid": "TagNewRevisions",
             "Effect": "Allow",
             "Action": "ecs:TagResource",
-            "Resource": ecs_arn(format!("task-definition/{family}:*")),
+            "Resource": family_arns,
             "Condition": {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
         }),
         json!({
             "Sid": "FollowTheDeployment",
             "Effect": "Allow",
             "Action": "ecs:DescribeServiceDeployments",
-            "Resource": ecs_arn(format!("service-deployment/{cluster}/{service}/*")),
+            "Resource": service_deployment_arns,
         }),
         json!({
             "Sid": "ExplainStoppedTasks",
@@ -117,7 +145,7 @@ pub fn build(
             "Sid": "TagTheService",
             "Effect": "Allow",
             "Action": "ecs:TagResource",
-            "Resource": ecs_arn(format!("service/{cluster}/{service}")),
+            "Resource": service_arns,
         }));
     }
     if config.keep_revisions.is_some() {

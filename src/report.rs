@@ -101,6 +101,9 @@ impl Reporter {
         for hint in error.hints() {
             self.line(&format!("  hint: {hint}"));
         }
+        for line in error.summary() {
+            self.line(&format!("  {line}"));
+        }
         self.line(&self.paint(RED, &format!("✖ {error}")));
     }
 }

@@ -13,4 +13,5 @@ mod permissions;
 mod release;
 mod rollout;
 mod rollout_fake;
+mod services;
 mod task_def;

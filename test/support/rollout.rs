@@ -16,6 +16,12 @@
 //! (newest first): at poll 1 "(service S) has started D tasks: (task ..) ...", at completion
 //! "(service S) (deployment ecs-svc/..) deployment completed." then
 //! "(service S) has reached a steady state.".
+//!
+//! A service named in [`RolloutPlayer::failing`] has its first rollout fail instead, as the
+//! circuit breaker with rollback does: at poll N+1 the new deployment is ACTIVE with
+//! `rolloutState` FAILED and a new PRIMARY deployment runs the old revision again (complete),
+//! with the events "deployment failed: tasks failed to start." and "rolling back to ...".
+//! Later rollouts of that service (a rollback by the pipe, say) complete normally.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -39,6 +45,8 @@ pub struct Rollout {
     /// DescribeServices replies seen for this service since the UpdateService.
     pub polls: u32,
     pub completed: bool,
+    /// This rollout ends FAILED, with ECS rolling back.
+    pub fails: bool,
     created_at: f64,
     updated_at: f64,
     /// moto's PRIMARY deployment at UpdateService time: launch type, network configuration etc.
@@ -50,6 +58,7 @@ pub struct Rollout {
 }
 
 type State = Arc<Mutex<HashMap<(String, String), Rollout>>>;
+type Failing = Arc<Vec<String>>;
 
 /// A [`Fake`] proxy in front of moto that plays rollouts; see the module docs.
 pub struct RolloutPlayer {
@@ -65,18 +74,31 @@ impl RolloutPlayer {
 
     /// Completing on the `polls + 1`-th DescribeServices after the UpdateService.
     pub fn with_polls(upstream: String, polls: u32) -> RolloutPlayer {
-        RolloutPlayer::build(upstream, polls, None)
+        RolloutPlayer::build(upstream, polls, None, Vec::new())
+    }
+
+    /// Like [`RolloutPlayer::with_polls`], but the first rollout of each service in `services`
+    /// fails and ECS rolls it back (see the module docs).
+    pub fn failing(upstream: String, polls: u32, services: &[&str]) -> RolloutPlayer {
+        let failing = services.iter().map(|s| (*s).to_string()).collect();
+        RolloutPlayer::build(upstream, polls, None, failing)
     }
 
     /// Like [`RolloutPlayer::with_polls`], but `hook` sees every request first; when it returns
     /// `Some`, that reply is sent and the player does nothing (e.g. to throttle one call).
     pub fn with_hook(upstream: String, polls: u32, hook: ProxyHook) -> RolloutPlayer {
-        RolloutPlayer::build(upstream, polls, Some(hook))
+        RolloutPlayer::build(upstream, polls, Some(hook), Vec::new())
     }
 
-    fn build(upstream: String, polls: u32, extra: Option<ProxyHook>) -> RolloutPlayer {
+    fn build(
+        upstream: String,
+        polls: u32,
+        extra: Option<ProxyHook>,
+        failing: Vec<String>,
+    ) -> RolloutPlayer {
         let state: State = Arc::new(Mutex::new(HashMap::new()));
         let st = Arc::clone(&state);
+        let failing: Failing = Arc::new(failing);
         let hook: ProxyHook = Arc::new(move |ctx: &ProxyCtx, req: &Req| {
             if let Some(resp) = extra.as_ref().and_then(|h| h(ctx, req)) {
                 return Some(resp);
@@ -85,7 +107,7 @@ impl RolloutPlayer {
                 return None;
             }
             match req.target().as_deref() {
-                Some("UpdateService") => Some(on_update_service(ctx, req, &st)),
+                Some("UpdateService") => Some(on_update_service(ctx, req, &st, &failing)),
                 Some("DescribeServices") => Some(on_describe_services(ctx, req, &st, polls)),
                 _ => None,
             }
@@ -183,7 +205,7 @@ fn event(message: String) -> Value {
     })
 }
 
-fn on_update_service(ctx: &ProxyCtx, req: &Req, state: &State) -> Resp {
+fn on_update_service(ctx: &ProxyCtx, req: &Req, state: &State, failing: &Failing) -> Resp {
     let (status, body) = ctx.forward(req);
     if !(200..300).contains(&status) {
         return passthrough(status, body);
@@ -236,6 +258,7 @@ fn on_update_service(ctx: &ProxyCtx, req: &Req, state: &State) -> Resp {
             .map(|p| p.events.clone())
             .unwrap_or_default();
         let now = super::now_epoch_f64();
+        let fails = failing.contains(&key.1) && !rollouts.contains_key(&key);
         rollouts.insert(
             key.clone(),
             Rollout {
@@ -245,6 +268,7 @@ fn on_update_service(ctx: &ProxyCtx, req: &Req, state: &State) -> Resp {
                 task_definition,
                 polls: 0,
                 completed: false,
+                fails,
                 created_at: now,
                 updated_at: now,
                 template,
@@ -303,6 +327,20 @@ impl Rollout {
                 )),
             );
         }
+        if self.polls > polls && !self.completed && self.fails {
+            self.completed = true;
+            self.updated_at = super::now_epoch_f64();
+            let failed = event(format!(
+                "(service {name}) (deployment {}) deployment failed: tasks failed to start.",
+                self.deployment_id
+            ));
+            let back = event(format!(
+                "(service {name}) rolling back to deployment {}.",
+                self.rollback_id()
+            ));
+            self.events.insert(0, failed);
+            self.events.insert(0, back);
+        }
         if self.polls > polls && !self.completed {
             self.completed = true;
             self.updated_at = super::now_epoch_f64();
@@ -316,9 +354,53 @@ impl Rollout {
         }
     }
 
+    /// The id of the deployment that rolls a failed rollout back.
+    fn rollback_id(&self) -> String {
+        format!("{}1", self.deployment_id)
+    }
+
+    /// The revision the service ran before this rollout.
+    fn old_task_definition(&self) -> Option<String> {
+        self.old
+            .first()
+            .and_then(|d| d["taskDefinition"].as_str())
+            .map(str::to_string)
+    }
+
+    /// After a failed rollout: ECS's rollback deployment (PRIMARY, complete) and ours (FAILED).
+    fn failed_deployments(&self, desired: i64) -> Vec<Value> {
+        let mut back = match self.old.first() {
+            Some(d) => d.clone(),
+            None => self.template.clone(),
+        };
+        back["id"] = json!(self.rollback_id());
+        back["status"] = json!("PRIMARY");
+        back["desiredCount"] = json!(desired);
+        back["runningCount"] = json!(desired);
+        back["pendingCount"] = json!(0);
+        back["rolloutState"] = json!("COMPLETED");
+        back["rolloutStateReason"] =
+            json!(format!("ECS deployment {} completed.", self.rollback_id()));
+        let mut ours = self.template.clone();
+        ours["id"] = json!(self.deployment_id);
+        ours["status"] = json!("ACTIVE");
+        ours["taskDefinition"] = json!(self.task_definition);
+        ours["desiredCount"] = json!(desired);
+        ours["runningCount"] = json!(0);
+        ours["pendingCount"] = json!(0);
+        ours["failedTasks"] = json!(3);
+        ours["rolloutState"] = json!("FAILED");
+        ours["rolloutStateReason"] =
+            json!("ECS deployment circuit breaker: tasks failed to start.");
+        vec![back, ours]
+    }
+
     /// The deployments to show now, PRIMARY first.
     fn deployments(&self, service: &Value) -> Vec<Value> {
         let desired = Rollout::desired(service);
+        if self.completed && self.fails {
+            return self.failed_deployments(desired);
+        }
         let mut new = match &self.template {
             Value::Object(_) => self.template.clone(),
             _ => json!({}),
@@ -368,7 +450,12 @@ impl Rollout {
         };
         service["runningCount"] = json!(sum("runningCount"));
         service["pendingCount"] = json!(sum("pendingCount"));
-        service["taskDefinition"] = json!(self.task_definition);
+        service["taskDefinition"] = json!(if self.completed && self.fails {
+            self.old_task_definition()
+                .unwrap_or_else(|| self.task_definition.clone())
+        } else {
+            self.task_definition.clone()
+        });
         service["deployments"] = json!(deployments);
         let mut events = self.events.clone();
         if let Some(existing) = service["events"].as_array() {

@@ -1,0 +1,252 @@
+//! Carries out a [`Plan`]: registers its revisions, then updates its services. Each step
+//! reports how far it got, so a failure says exactly what had changed.
+
+use futures_util::StreamExt;
+
+use crate::config::{AUDIT_TAG_PREFIX, Config};
+use crate::ecs::Ecs;
+use crate::error::{Changed, Error};
+use crate::plan::{Plan, ServicePlan, Source};
+use crate::report::Reporter;
+use crate::rollout::{Service, revision_name};
+use crate::task_def;
+
+/// How many UpdateService calls may be in flight at once: enough to start 50 services in a
+/// few seconds, few enough not to drain the account's ECS request bucket that other
+/// pipelines share (the SDK's retries absorb the occasional throttle).
+pub const UPDATE_CONCURRENCY: usize = 5;
+
+/// A service this run updated.
+#[derive(Debug, Clone)]
+pub struct Updated {
+    /// The service, as configured.
+    pub name: String,
+    /// The service as UpdateService returned it.
+    pub service: Service,
+    /// The revision it now deploys.
+    pub target: String,
+    /// The revision it ran before.
+    pub previous: String,
+    /// The deployment UpdateService started (`ecs-svc/…`).
+    pub deployment_id: String,
+}
+
+/// Registers every revision of the plan, in order; returns their ARNs by plan index.
+pub async fn register(ecs: &Ecs, plan: &Plan, report: &Reporter) -> Result<Vec<String>, Error> {
+    let several = plan.services.len() > 1;
+    let mut registered: Vec<String> = Vec::new();
+    for revision in &plan.revisions {
+        let td = &revision.task_definition;
+        let request = td.register_request();
+        if several {
+            report.step(&format!(
+                "Registering a new revision of {} (for {})",
+                td.family(),
+                revision.services.join(", ")
+            ));
+        } else {
+            report.step(&format!("Registering a new revision of {}", td.family()));
+        }
+        let arn = ecs
+            .register_task_definition(&request)
+            .await
+            .map_err(|err| Error::Aws {
+                step: format!("registering a new revision of {}", td.family()),
+                err: err.into(),
+                changed: if registered.is_empty() {
+                    Changed::Nothing
+                } else {
+                    Changed::Registered {
+                        revisions: registered.clone(),
+                        several_services: several,
+                    }
+                },
+            })?;
+        let changes = match &revision.source {
+            Source::File(path) => format!("from {path}"),
+            Source::Revision(_) => {
+                let paths: Vec<String> = task_def::changed_paths(&revision.before, &request)
+                    .into_iter()
+                    .filter(|p| !p.starts_with("tags"))
+                    .collect();
+                if paths.is_empty() {
+                    "no field changed".to_string()
+                } else {
+                    format!("changed: {}", paths.join(", "))
+                }
+            }
+        };
+        let mut was: Vec<&str> = Vec::new();
+        for service in plan.services.iter().filter(|s| {
+            s.revision
+                .is_some_and(|i| plan.revisions.get(i) == Some(revision))
+        }) {
+            let name = revision_name(&service.current);
+            if !was.contains(&name) {
+                was.push(name);
+            }
+        }
+        report.detail(&format!(
+            "registered {} (was {}); {changes}",
+            revision_name(&arn),
+            was.join(", ")
+        ));
+        report.detail(&format!(
+            "{} tag(s), audit tags under {AUDIT_TAG_PREFIX}",
+            td.tags.len()
+        ));
+        registered.push(arn);
+    }
+    Ok(registered)
+}
+
+/// Updates every service of the plan to its new revision (or restarts it), at most
+/// [`UPDATE_CONCURRENCY`] at a time. One UpdateService call per service carries every
+/// change, so ECS starts exactly one deployment each. Stops starting updates at the first
+/// failure; the error names the services that were already updated.
+pub async fn update(
+    ecs: &Ecs,
+    config: &Config,
+    plan: &Plan,
+    registered: &[String],
+    report: &Reporter,
+) -> Result<Vec<Updated>, Error> {
+    let several = plan.services.len() > 1;
+    let target_of = |s: &ServicePlan| {
+        s.revision
+            .and_then(|i| registered.get(i).cloned())
+            .unwrap_or_else(|| s.current.clone())
+    };
+    if let [only] = plan.services.as_slice() {
+        report.step(&format!(
+            "Updating service {} to {}",
+            only.name,
+            revision_name(&target_of(only))
+        ));
+    } else {
+        report.step(&format!("Updating {} services", plan.services.len()));
+    }
+    if config.force_new_deployment {
+        report.detail("forcing a new deployment (FORCE_NEW_DEPLOYMENT)");
+    }
+    if let Some(n) = config.desired_count {
+        for s in &plan.services {
+            if several {
+                report.detail(&format!(
+                    "{}: desired count {} → {n}",
+                    s.name, s.desired_count
+                ));
+            } else {
+                report.detail(&format!("desired count {} → {n}", s.desired_count));
+            }
+        }
+    }
+    let mut calls = futures_util::stream::iter(plan.services.iter().map(|s| {
+        let target = target_of(s);
+        let new_revision = s.revision.is_some().then(|| target.clone());
+        async move {
+            let result = ecs
+                .update_service(
+                    &config.cluster,
+                    &s.name,
+                    new_revision.as_deref(),
+                    config.force_new_deployment,
+                    config.desired_count,
+                )
+                .await;
+            (s, target, result)
+        }
+    }))
+    .buffered(UPDATE_CONCURRENCY);
+    let mut updated: Vec<Updated> = Vec::new();
+    while let Some((s, target, result)) = calls.next().await {
+        let service = match result {
+            Ok(service) => service,
+            Err(err) => {
+                drop(calls);
+                return Err(update_failed(plan, registered, &updated, s, err));
+            }
+        };
+        let deployment_id = our_deployment(&service, &target);
+        if several {
+            report.detail(&format!(
+                "{} → {}: deployment {deployment_id} started",
+                s.name,
+                revision_name(&target)
+            ));
+        } else {
+            report.detail(&format!("deployment {deployment_id} started"));
+            report.detail(&console_link(&config.region, &config.cluster, &s.name));
+        }
+        updated.push(Updated {
+            name: s.name.clone(),
+            service,
+            target,
+            previous: s.current.clone(),
+            deployment_id,
+        });
+    }
+    Ok(updated)
+}
+
+fn update_failed(
+    plan: &Plan,
+    registered: &[String],
+    updated: &[Updated],
+    failed: &ServicePlan,
+    err: crate::error::AwsError,
+) -> Error {
+    let changed = if updated.is_empty() {
+        if registered.is_empty() {
+            Changed::Nothing
+        } else {
+            Changed::Registered {
+                revisions: registered.to_vec(),
+                several_services: plan.services.len() > 1,
+            }
+        }
+    } else {
+        Changed::Services(
+            updated
+                .iter()
+                .map(|u| {
+                    format!(
+                        "{} (now deploying {}, {})",
+                        u.name,
+                        revision_name(&u.target),
+                        u.deployment_id
+                    )
+                })
+                .collect(),
+        )
+    };
+    Error::Aws {
+        step: format!("updating service {}", failed.name),
+        err: err.into(),
+        changed,
+    }
+}
+
+/// The deployment UpdateService started: the PRIMARY one running `target`.
+pub fn our_deployment(service: &Service, target: &str) -> String {
+    service
+        .deployments
+        .iter()
+        .find(|d| d.status == "PRIMARY" && d.task_definition == target)
+        .or_else(|| service.deployments.iter().find(|d| d.status == "PRIMARY"))
+        .map(|d| d.id.clone())
+        .unwrap_or_default()
+}
+
+fn last_segment(name_or_arn: &str) -> &str {
+    name_or_arn.rsplit('/').next().unwrap_or(name_or_arn)
+}
+
+/// The ECS console page of the service's deployments.
+pub fn console_link(region: &str, cluster: &str, service: &str) -> String {
+    format!(
+        "https://{region}.console.aws.amazon.com/ecs/v2/clusters/{}/services/{}/deployments?region={region}",
+        last_segment(cluster),
+        last_segment(service)
+    )
+}

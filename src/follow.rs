@@ -1,0 +1,580 @@
+//! The follow loop: one poll over every deployment this run started (describe → report
+//! what changed → judge → sleep), until each has a verdict or the time is up.
+//!
+//! Judgement lives in `rollout.rs`; this module only fetches, prints and keeps time. Services
+//! are described [`DESCRIBE_SERVICES_MAX`] per call, so N services cost ceil(N/10) calls a
+//! poll. Each new service event is printed once, a deployment line only when it changed, and
+//! a heartbeat when nothing has been printed for a while. With several services every line
+//! starts with `[service]`. Throttling and server errors never end the wait early; a signal
+//! from Bitbucket does, at once.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::ecs::{DESCRIBE_SERVICES_MAX, Ecs, Lookup, StoppedTask};
+use crate::error::{AwsError, Changed, Error};
+use crate::report::Reporter;
+use crate::rollout::{
+    self, EventLog, FailureKind, Service, ServiceEvent, Tracked, Verdict, revision_name,
+};
+
+/// The longest pause between polls after repeated transient errors.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// What `follow` needs to know besides the deployments.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Cluster name or ARN.
+    pub cluster: String,
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// Pause between polls.
+    pub interval: Duration,
+    /// Say something at least this often.
+    pub heartbeat: Duration,
+}
+
+/// How one followed deployment ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It completed; the id is ours, or the re-run that superseded it.
+    Succeeded {
+        /// The deployment that completed.
+        deployment_id: String,
+    },
+    /// It failed, was rolled back or replaced, or its service went away.
+    Failed(Report),
+    /// It was still running when `WAIT_TIMEOUT` passed.
+    TimedOut(Report),
+}
+
+/// The verdict of a failed or timed-out deployment, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// One line, including what the service runs now.
+    pub verdict: String,
+    /// Stop reasons, events, counts.
+    pub details: Vec<String>,
+    /// What the user can do.
+    pub hints: Vec<String>,
+}
+
+/// One deployment being followed.
+#[derive(Debug)]
+pub struct Watch {
+    /// The service, as configured.
+    pub name: String,
+    /// The deployment, and the revisions that tell success from rollback.
+    pub tracked: Tracked,
+    /// The service deployment (blue/green, linear, canary), once known.
+    service_deployment: Option<String>,
+    events: EventLog,
+    printed: HashMap<String, String>,
+    last: Option<Service>,
+    /// `[web] ` with several services, empty with one.
+    label: String,
+    /// Set once the deployment has a verdict.
+    pub outcome: Option<Outcome>,
+}
+
+impl Watch {
+    /// A deployment to follow. `known_events` were there before the update and are not
+    /// printed again; `service_deployment` is what UpdateService said, if anything.
+    pub fn new(
+        name: &str,
+        tracked: Tracked,
+        service_deployment: Option<String>,
+        known_events: &[ServiceEvent],
+        several: bool,
+    ) -> Self {
+        let mut events = EventLog::default();
+        events.prime(known_events);
+        Self {
+            name: name.to_string(),
+            tracked,
+            service_deployment,
+            events,
+            printed: HashMap::new(),
+            last: None,
+            label: if several {
+                format!("[{}] ", short(name))
+            } else {
+                String::new()
+            },
+            outcome: None,
+        }
+    }
+
+    /// Where the deployment stands, from the last poll.
+    pub fn state(&self) -> String {
+        self.last.as_ref().map_or_else(
+            || {
+                format!(
+                    "deployment {} had not been described yet",
+                    self.tracked.deployment_id
+                )
+            },
+            |s| rollout::state_summary(s, &self.tracked),
+        )
+    }
+}
+
+/// The service name from a name or an ARN.
+pub fn short(name_or_arn: &str) -> &str {
+    name_or_arn.rsplit('/').next().unwrap_or(name_or_arn)
+}
+
+/// Follows every watch until each has an [`Outcome`] (a timeout gives the rest
+/// [`Outcome::TimedOut`]). Errs only when following itself is impossible: a signal, or an
+/// AWS error that asking again will not fix.
+pub async fn follow(
+    ecs: &Ecs,
+    settings: &Settings,
+    watches: &mut [Watch],
+    report: &Reporter,
+) -> Result<(), Error> {
+    let start = Instant::now();
+    let deadline = start + settings.timeout;
+    let mut last_output = Instant::now();
+    let mut lines_seen = report.lines_written();
+    let mut transient_errors: u32 = 0;
+    let mut stop = std::pin::pin!(shutdown_signal());
+
+    loop {
+        let pending: Vec<String> = watches
+            .iter()
+            .filter(|w| w.outcome.is_none())
+            .map(|w| w.name.clone())
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let polled = tokio::select! {
+            polled = describe_all(ecs, &settings.cluster, &pending) => polled,
+            () = &mut stop => return Err(interrupted(watches)),
+        };
+        match polled {
+            Ok(lookups) => {
+                // A transient error of a blue/green service's DescribeServiceDeployments
+                // backs off like one of DescribeServices.
+                let mut transient = false;
+                let mut lookups = lookups.into_iter();
+                for watch in watches.iter_mut().filter(|w| w.outcome.is_none()) {
+                    let lookup = lookups.next().unwrap_or(Lookup::Missing);
+                    let observed = tokio::select! {
+                        observed = observe(ecs, settings, watch, lookup, report) => observed,
+                        () = &mut stop => return Err(interrupted(watches)),
+                    };
+                    if let Err(err) = observed {
+                        if !err.is_transient() {
+                            return Err(lost(err, watches));
+                        }
+                        report.warn(&format!("{err}; still waiting, will ask again"));
+                        transient = true;
+                    }
+                }
+                transient_errors = if transient { transient_errors + 1 } else { 0 };
+            }
+            Err(err) if err.is_transient() => {
+                transient_errors += 1;
+                report.warn(&format!("{err}; still waiting, will ask again"));
+            }
+            Err(err) => return Err(lost(err, watches)),
+        }
+
+        let now = Instant::now();
+        if report.lines_written() != lines_seen {
+            lines_seen = report.lines_written();
+            last_output = now;
+        }
+        if now >= deadline {
+            for watch in watches.iter_mut().filter(|w| w.outcome.is_none()) {
+                let timed_out = timed_out(ecs, settings, watch).await;
+                watch.outcome = Some(Outcome::TimedOut(timed_out));
+            }
+            return Ok(());
+        }
+        if now.duration_since(last_output) >= settings.heartbeat {
+            for watch in watches.iter().filter(|w| w.outcome.is_none()) {
+                report.detail(&format!(
+                    "{}… still waiting ({}): {}",
+                    watch.label,
+                    human(start.elapsed()),
+                    watch.state()
+                ));
+            }
+            last_output = now;
+            lines_seen = report.lines_written();
+        }
+        let pause =
+            pause(settings.interval, transient_errors).min(deadline.saturating_duration_since(now));
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = &mut stop => return Err(interrupted(watches)),
+        }
+    }
+}
+
+/// DescribeServices for every name, [`DESCRIBE_SERVICES_MAX`] per call, the calls in
+/// parallel; one lookup per name, in order.
+async fn describe_all(ecs: &Ecs, cluster: &str, names: &[String]) -> Result<Vec<Lookup>, AwsError> {
+    let calls = names
+        .chunks(DESCRIBE_SERVICES_MAX)
+        .map(|chunk| ecs.describe_services(cluster, chunk));
+    let mut lookups = Vec::with_capacity(names.len());
+    for answer in futures_util::future::join_all(calls).await {
+        lookups.extend(answer?);
+    }
+    Ok(lookups)
+}
+
+/// One poll of one deployment: print what is new and judge; sets `watch.outcome` once
+/// decided.
+async fn observe(
+    ecs: &Ecs,
+    settings: &Settings,
+    watch: &mut Watch,
+    lookup: Lookup,
+    report: &Reporter,
+) -> Result<(), AwsError> {
+    let service = match lookup {
+        Lookup::Found(service) => *service,
+        Lookup::Missing | Lookup::NoCluster => {
+            watch.outcome = Some(Outcome::Failed(Report {
+                verdict: format!(
+                    "service {} disappeared while its deployment was in progress",
+                    watch.name
+                ),
+                details: Vec::new(),
+                hints: vec!["someone deleted the service or its cluster during the deploy".into()],
+            }));
+            return Ok(());
+        }
+    };
+    for event in watch.events.fresh(&service.events) {
+        report.event(&format!("{}{}", watch.label, event.message));
+    }
+    let mut verdict = if service.uses_service_deployments() {
+        service_deployment_verdict(ecs, &service, watch, report).await?
+    } else {
+        for d in &service.deployments {
+            let line = rollout::deployment_line(d, d.id == watch.tracked.deployment_id);
+            if watch.printed.get(&d.id) != Some(&line) {
+                report.detail(&format!("{}{line}", watch.label));
+                watch.printed.insert(d.id.clone(), line);
+            }
+        }
+        rollout::assess(&service, &watch.tracked)
+    };
+    if let Verdict::Superseded { by } = &verdict {
+        report.detail(&format!(
+            "{}deployment {by} of the same revision replaced {} (the step was probably re-run); following it",
+            watch.label, watch.tracked.deployment_id
+        ));
+        if service.uses_service_deployments() {
+            // A service deployment ARN; the ecs-svc/ id of the tracked deployment stays, so
+            // timeouts and interrupts can still find its counts in deployments[].
+            watch.service_deployment = Some(by.clone());
+            if let Some(d) = service.deployments.iter().find(|d| d.status == "PRIMARY") {
+                watch.tracked.deployment_id.clone_from(&d.id);
+            }
+            verdict = Verdict::InProgress;
+        } else {
+            watch.tracked.deployment_id.clone_from(by);
+            verdict = rollout::assess(&service, &watch.tracked);
+        }
+    }
+    match verdict {
+        Verdict::Succeeded => {
+            watch.outcome = Some(Outcome::Succeeded {
+                deployment_id: watch.tracked.deployment_id.clone(),
+            });
+        }
+        Verdict::Failed(failure) => {
+            let report = failed(ecs, settings, &service, watch, &failure).await;
+            watch.outcome = Some(Outcome::Failed(report));
+        }
+        Verdict::InProgress | Verdict::Superseded { .. } => {}
+    }
+    watch.last = Some(service);
+    Ok(())
+}
+
+/// One poll of a blue/green, linear or canary deployment: print the stage when it changes,
+/// point at PAUSE hooks that wait for a person, and judge.
+async fn service_deployment_verdict(
+    ecs: &Ecs,
+    service: &Service,
+    watch: &mut Watch,
+    report: &Reporter,
+) -> Result<Verdict, AwsError> {
+    if watch.service_deployment.is_none() {
+        watch
+            .service_deployment
+            .clone_from(&service.current_service_deployment);
+    }
+    let Some(current) = watch.service_deployment.clone() else {
+        return Ok(Verdict::InProgress);
+    };
+    let Some(sd) = ecs.describe_service_deployment(&current).await? else {
+        return Ok(Verdict::InProgress);
+    };
+    let line = rollout::service_deployment_line(&sd);
+    if watch.printed.get(&current) != Some(&line) {
+        report.detail(&format!("{}service deployment {line}", watch.label));
+        watch.printed.insert(current.clone(), line);
+    }
+    for hook in rollout::waiting_hooks(&sd) {
+        if let std::collections::hash_map::Entry::Vacant(slot) =
+            watch.printed.entry(format!("hook {}", hook.hook_id))
+        {
+            report.warn(&format!(
+                "{}lifecycle hook {} is paused, waiting for a person: continue with `aws ecs continue-service-deployment --service-deployment-arn {current} --hook-id {} --action CONTINUE` (or --action ROLLBACK)",
+                watch.label, hook.hook_id, hook.hook_id
+            ));
+            slot.insert(String::new());
+        }
+    }
+    let primary = service
+        .deployments
+        .iter()
+        .find(|d| d.status == "PRIMARY")
+        .map(|d| d.task_definition.as_str());
+    Ok(rollout::assess_service_deployment(
+        &sd,
+        &watch.tracked,
+        service.current_service_deployment.as_deref(),
+        primary,
+    ))
+}
+
+/// The interval, stretched with jittered exponential backoff after transient errors so a
+/// throttled account is not hammered, but never beyond [`MAX_BACKOFF`].
+fn pause(interval: Duration, transient_errors: u32) -> Duration {
+    if transient_errors == 0 {
+        return interval;
+    }
+    let factor = 2u32.saturating_pow(transient_errors.min(6));
+    let backoff = interval
+        .saturating_mul(factor)
+        .min(MAX_BACKOFF)
+        .max(interval);
+    // Jitter from the clock is enough to spread parallel pipelines apart.
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let jitter = f64::from(nanos % 1000) / 1000.0;
+    interval + (backoff - interval).mul_f64(jitter)
+}
+
+/// `4m05s`.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            // Without signal handlers the default action (terminate) still applies.
+            _ => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn interrupted(watches: &[Watch]) -> Error {
+    let state = match watches {
+        [only] => only.state(),
+        _ => watches
+            .iter()
+            .map(|w| match &w.outcome {
+                None => format!("{}: {}", short(&w.name), w.state()),
+                Some(outcome) => format!("{}: {}", short(&w.name), outcome_word(outcome)),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
+    Error::Interrupted { state }
+}
+
+/// `succeeded`, `failed` or `timed out`.
+pub fn outcome_word(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Succeeded { .. } => "succeeded",
+        Outcome::Failed(_) => "failed",
+        Outcome::TimedOut(_) => "timed out",
+    }
+}
+
+fn lost(err: AwsError, watches: &[Watch]) -> Error {
+    Error::Aws {
+        step: "following the deployment".into(),
+        err: err.into(),
+        changed: Changed::Services(watches.iter().map(|w| w.name.clone()).collect()),
+    }
+}
+
+async fn timed_out(ecs: &Ecs, settings: &Settings, watch: &Watch) -> Report {
+    let mut details = Vec::new();
+    if let Some(service) = &watch.last {
+        details.push(format!(
+            "state: {}",
+            rollout::state_summary(service, &watch.tracked)
+        ));
+        for event in service.events.iter().take(3) {
+            details.push(format!("recent event: {}", event.message));
+        }
+    }
+    details.extend(stopped_task_lines(ecs, settings, watch).await);
+    Report {
+        verdict: format!(
+            "timed out after {} waiting for {} of {}; ECS keeps trying, so the service may still change",
+            human(settings.timeout),
+            watch.tracked.deployment_id,
+            revision_name(&watch.tracked.task_definition)
+        ),
+        details,
+        hints: vec![
+            "raise WAIT_TIMEOUT if the service needs longer (health check grace period, slow draining)".into(),
+            "if tasks keep failing, enable the deployment circuit breaker so ECS stops and rolls back on its own".into(),
+        ],
+    }
+}
+
+/// Why the tasks of our deployment stopped, one line per kind of stop. On a timeout only
+/// when some did stop: a slow rollout has nothing to show.
+async fn stopped_task_lines(ecs: &Ecs, settings: &Settings, watch: &Watch) -> Vec<String> {
+    match ecs
+        .stopped_tasks(&settings.cluster, &watch.name, &watch.tracked.deployment_id)
+        .await
+    {
+        Ok(tasks) => group_stopped(&tasks),
+        Err(err) => vec![format!("could not list the stopped tasks: {err}")],
+    }
+}
+
+async fn failed(
+    ecs: &Ecs,
+    settings: &Settings,
+    service: &Service,
+    watch: &Watch,
+    failure: &rollout::Failure,
+) -> Report {
+    let tracked = &watch.tracked;
+    let ours = revision_name(&tracked.task_definition);
+    let previous = revision_name(&tracked.previous_task_definition);
+    let now = failure.now_running.as_deref().map(revision_name);
+    let verdict = match failure.kind {
+        FailureKind::CircuitBreaker => {
+            let mut v = format!("deployment {} of {ours} failed", tracked.deployment_id);
+            if let Some(reason) = &failure.reason {
+                v.push_str(&format!(": {}", reason.trim_end_matches('.')));
+            }
+            match now {
+                Some(now) if now != ours => {
+                    v.push_str(&format!("; the service is going back to {now}"));
+                }
+                _ => v.push_str(&format!(
+                    "; the service still runs {previous} where {ours} could not start"
+                )),
+            }
+            v
+        }
+        FailureKind::RolledBack => {
+            format!("deployment of {ours} was rolled back; the service runs {previous} again")
+        }
+        FailureKind::Replaced => format!(
+            "deployment of {ours} was replaced by a deployment of {}; the service runs that now",
+            now.unwrap_or("another revision")
+        ),
+        FailureKind::Gone => format!(
+            "deployment {} of {ours} disappeared without completing; the service runs {}",
+            tracked.deployment_id,
+            revision_name(&service.task_definition)
+        ),
+        FailureKind::ServiceInactive => format!(
+            "service {} is {} (being deleted); the deployment of {ours} cannot finish",
+            watch.name, service.status
+        ),
+    };
+    let mut details = Vec::new();
+    if let Some(reason) = &failure.reason {
+        details.push(format!("ECS says: {reason}"));
+    }
+    details.extend(stopped_task_lines(ecs, settings, watch).await);
+    let mut hints = Vec::new();
+    if details.iter().any(|d| d.contains("exit code")) {
+        hints.push("the container exited; check its logs (awslogs) for the crash".into());
+    }
+    if failure.kind == FailureKind::Replaced {
+        hints.push("another pipeline or person deployed at the same time; deploy one change at a time per service".into());
+    }
+    Report {
+        verdict,
+        details,
+        hints,
+    }
+}
+
+/// One line per distinct way the tasks stopped, with a count: three identical crashes read
+/// as one line.
+pub fn group_stopped(tasks: &[StoppedTask]) -> Vec<String> {
+    let mut groups: Vec<(String, usize)> = Vec::new();
+    for task in tasks {
+        let mut line = String::new();
+        if !task.stop_code.is_empty() {
+            line.push_str(&task.stop_code);
+            line.push_str(": ");
+        }
+        line.push_str(if task.stopped_reason.is_empty() {
+            "stopped"
+        } else {
+            &task.stopped_reason
+        });
+        for (name, exit_code, reason) in &task.containers {
+            match (exit_code, reason.is_empty()) {
+                (Some(code), true) => {
+                    line.push_str(&format!("; container {name} exit code {code}"));
+                }
+                (Some(code), false) => {
+                    line.push_str(&format!("; container {name} exit code {code} ({reason})"));
+                }
+                (None, false) => line.push_str(&format!("; container {name}: {reason}")),
+                (None, true) => {}
+            }
+        }
+        match groups.iter_mut().find(|(l, _)| *l == line) {
+            Some((_, n)) => *n += 1,
+            None => groups.push((line, 1)),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(line, n)| {
+            if n == 1 {
+                format!("stopped task: {line}")
+            } else {
+                format!("{n} stopped tasks: {line}")
+            }
+        })
+        .collect()
+}
