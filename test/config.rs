@@ -518,3 +518,54 @@ fn new_switches_are_validated() {
         Some(std::path::PathBuf::from("/tmp/shared/ecs-oidc-deploy"))
     );
 }
+
+#[test]
+fn service_names_is_a_list_and_excludes_service_name() {
+    let several = |items: &[&str]| {
+        let mut vars = without(&["SERVICE_NAME"]);
+        vars.push(("SERVICE_NAMES_COUNT".into(), items.len().to_string()));
+        for (i, item) in items.iter().enumerate() {
+            vars.push((format!("SERVICE_NAMES_{i}"), (*item).to_string()));
+        }
+        vars
+    };
+    let config = Config::from_vars(several(&["web", "worker"])).expect("valid");
+    assert_eq!(config.services, vec!["web", "worker"]);
+    let config = Config::from_vars(base()).expect("valid");
+    assert_eq!(config.services, vec!["web"]);
+
+    let mut both = several(&["web"]);
+    both.push(("SERVICE_NAME".into(), "web".into()));
+    assert_eq!(
+        problems(both),
+        vec![
+            "SERVICE_NAMES cannot be combined with SERVICE_NAME; list every service in SERVICE_NAMES, or set SERVICE_NAME for one service"
+        ]
+    );
+    assert_eq!(
+        problems(without(&["SERVICE_NAME"])),
+        vec![
+            "SERVICE_NAME is required: the ECS service name or ARN, such as web (or SERVICE_NAMES: ['web', 'worker'] for several services)"
+        ]
+    );
+    let p = problems(several(&[
+        "web",
+        "arn:aws:ecs:eu-west-1:123456789012:service/prod/web",
+        "web, worker",
+        "bad!",
+    ]));
+    assert_eq!(
+        p,
+        vec![
+            "SERVICE_NAMES names service \"web\" twice",
+            "SERVICE_NAMES must be a YAML list such as ['web', 'worker'], one service per item, got \"web, worker\"",
+            "SERVICE_NAMES must be the service name (letters, digits, '-' and '_') or its ARN, got \"bad!\"",
+        ]
+    );
+    let mut gap = several(&["web", "worker"]);
+    gap.retain(|(k, _)| k != "SERVICE_NAMES_1");
+    assert_eq!(
+        problems(gap),
+        vec!["SERVICE_NAMES_1 is missing or empty, but SERVICE_NAMES_COUNT is 2"]
+    );
+}

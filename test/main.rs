@@ -10,6 +10,7 @@ mod deploy_moto;
 mod features;
 mod image;
 mod permissions;
+mod plan;
 mod release;
 mod rollout;
 mod rollout_fake;
