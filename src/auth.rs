@@ -210,7 +210,8 @@ fn now_epoch() -> i64 {
 
 /// Reads the token's claims and refuses an expired or malformed token before STS sees it.
 pub fn check_token(token: &Secret) -> Result<Claims, Error> {
-    let claims = claims::decode(token.expose()).map_err(|problem| Error::Token { problem })?;
+    let claims =
+        claims::decode(token.expose()).map_err(|problem| Error::TokenMalformed { problem })?;
     if let Some(left) = claims.seconds_left(now_epoch())
         && left <= 0
     {

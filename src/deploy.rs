@@ -29,8 +29,13 @@ use crate::task_def;
 pub use crate::apply::console_link;
 
 /// Runs the whole deploy, filling `record` as it goes so the outcome can be written out
-/// even when a step fails.
-pub async fn deploy(config: &Config, report: &Reporter, record: &mut Record) -> Result<(), Error> {
+/// even when a step fails. Returns the success line, which the caller prints last (after
+/// writing the outputs, whose warnings must not come after the verdict).
+pub async fn deploy(
+    config: &Config,
+    report: &Reporter,
+    record: &mut Record,
+) -> Result<String, Error> {
     let started = Instant::now();
     record.cluster.clone_from(&config.cluster);
     record.services = config
@@ -62,8 +67,7 @@ pub async fn deploy(config: &Config, report: &Reporter, record: &mut Record) -> 
     show_plan(config, &plan, lookups, report, record)?;
 
     if config.dry_run {
-        dry_run(config, &plan, report, record);
-        return Ok(());
+        return Ok(dry_run(config, &plan, report, record));
     }
 
     let registered = apply::register(&ecs, &plan, report).await?;
@@ -80,8 +84,7 @@ pub async fn deploy(config: &Config, report: &Reporter, record: &mut Record) -> 
 
     if !config.wait {
         tag_services(&ecs, config, &updated, report).await;
-        report.success(&started_line(&updated));
-        return Ok(());
+        return Ok(started_line(&updated));
     }
 
     let mut watches = watch(&updated, &services);
@@ -99,8 +102,7 @@ pub async fn deploy(config: &Config, report: &Reporter, record: &mut Record) -> 
                 clean_up(&ecs, config, keep, &previous, &current, report).await;
             }
         }
-        report.success(&success_line(config, &watches, &updated, started));
-        return Ok(());
+        return Ok(success_line(config, &watches, &updated, started));
     }
     let mut error = failure(&watches);
     if config.rollback_on_failure {
@@ -175,7 +177,7 @@ fn show_plan(
 }
 
 /// `DRY_RUN`: show each new revision as a diff and the calls a deploy would make, change nothing.
-fn dry_run(config: &Config, plan: &Plan, report: &Reporter, record: &mut Record) {
+fn dry_run(config: &Config, plan: &Plan, report: &Reporter, record: &mut Record) -> String {
     report.step("Dry run: what a deploy would change (DRY_RUN is true)");
     let several = plan.services.len() > 1;
     let mut calls = Vec::new();
@@ -245,11 +247,11 @@ fn dry_run(config: &Config, plan: &Plan, report: &Reporter, record: &mut Record)
     for service in &mut record.services {
         service.verdict = "dry-run".into();
     }
-    report.success(&format!(
+    format!(
         "Dry run of {} in {}: nothing was changed in AWS",
         config.services.join(", "),
         config.cluster
-    ));
+    )
 }
 
 fn watch(updated: &[Updated], services: &[crate::rollout::Service]) -> Vec<Watch> {

@@ -410,6 +410,14 @@ pub enum Error {
         problem: String,
     },
 
+    /// `BITBUCKET_STEP_OIDC_TOKEN` is not a token at all (not a JWT, or its claims can't be
+    /// read): most likely someone set the variable by hand.
+    #[error("BITBUCKET_STEP_OIDC_TOKEN {problem}; nothing was changed in AWS")]
+    TokenMalformed {
+        /// What is wrong with it (never the value).
+        problem: String,
+    },
+
     /// The ECR image does not exist.
     #[error("image {image} was not found in ECR ({detail}); nothing was changed in AWS")]
     ImageNotFound {
@@ -565,6 +573,9 @@ impl Error {
             Self::TagCollision { key, .. } => vec![format!(
                 "remove {key} from TAGS, or change the tag on the task definition first if the new value is intended"
             )],
+            Self::TokenMalformed { .. } => vec![
+                "Bitbucket sets BITBUCKET_STEP_OIDC_TOKEN on steps with `oidc: true`; if a repository, workspace or deployment variable or the pipe's `variables:` sets it, remove that so the real token comes through".into(),
+            ],
             Self::Token { .. } => vec![
                 "run the pipe early in the step and re-run the step for a fresh token; check that `oidc: true` is set on the step".into(),
             ],

@@ -153,11 +153,11 @@ pub async fn follow(
             polled = describe_all(ecs, &settings.cluster, &pending) => polled,
             () = &mut stop => return Err(interrupted(watches)),
         };
+        // Every transient error of this poll, from DescribeServices or from a blue/green
+        // service's DescribeServiceDeployments: both back off the same way.
+        let mut transient: Vec<AwsError> = Vec::new();
         match polled {
             Ok(lookups) => {
-                // A transient error of a blue/green service's DescribeServiceDeployments
-                // backs off like one of DescribeServices.
-                let mut transient = false;
                 let mut lookups = lookups.into_iter();
                 for watch in watches.iter_mut().filter(|w| w.outcome.is_none()) {
                     let lookup = lookups.next().unwrap_or(Lookup::Missing);
@@ -165,21 +165,26 @@ pub async fn follow(
                         observed = observe(ecs, settings, watch, lookup, report) => observed,
                         () = &mut stop => return Err(interrupted(watches)),
                     };
-                    if let Err(err) = observed {
-                        if !err.is_transient() {
-                            return Err(lost(err, watches));
-                        }
-                        report.warn(&format!("{err}; still waiting, will ask again"));
-                        transient = true;
+                    match observed {
+                        Ok(()) => {}
+                        Err(err) if err.is_transient() => transient.push(err),
+                        Err(err) => return Err(lost(err, watches)),
                     }
                 }
-                transient_errors = if transient { transient_errors + 1 } else { 0 };
             }
-            Err(err) if err.is_transient() => {
-                transient_errors += 1;
-                report.warn(&format!("{err}; still waiting, will ask again"));
-            }
+            Err(err) if err.is_transient() => transient.push(err),
             Err(err) => return Err(lost(err, watches)),
+        }
+        if transient.is_empty() {
+            transient_errors = 0;
+        } else {
+            transient_errors += 1;
+            for err in &transient {
+                report.warn(&format!(
+                    "{err}; still waiting, will ask again ({transient_errors} failed poll{} in a row, backing off)",
+                    if transient_errors == 1 { "" } else { "s" }
+                ));
+            }
         }
 
         let now = Instant::now();

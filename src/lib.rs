@@ -85,18 +85,31 @@ where
     {
         report.warn(&format!("could not write {} ({e})", dir.display()));
     }
-    if let Err(error) = result {
-        tracing::debug!(?error, "deploy failed");
-        report.failure(&error);
+    match result {
+        Ok(line) => report.success(&line),
+        Err(error) => {
+            tracing::debug!(?error, "deploy failed");
+            report.failure(&error);
+        }
     }
     code
 }
 
 fn print_policies(config: &Config, report: &Reporter, out: &mut dyn std::io::Write) -> i32 {
-    let td = config
+    // A file that is JSON but not a task definition is a mistake to report, not a reason to
+    // fall back to placeholders.
+    let td = match config
         .task_definition_file
         .as_ref()
-        .and_then(|f| task_def::TaskDefinition::from_json(f.json.clone(), &f.display).ok());
+        .map(|f| task_def::TaskDefinition::from_json(f.json.clone(), &f.display))
+        .transpose()
+    {
+        Ok(td) => td,
+        Err(error) => {
+            report.failure(&error);
+            return error.exit_code();
+        }
+    };
     let claims = match &config.auth {
         config::Auth::Oidc { token, .. } if !token.expose().is_empty() => {
             claims::decode(token.expose()).ok()

@@ -7,6 +7,7 @@ mod support_selftest;
 mod config;
 mod decisions;
 mod deploy_moto;
+mod edges;
 mod features;
 mod image;
 mod permissions;

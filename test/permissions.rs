@@ -159,7 +159,9 @@ fn an_expired_or_malformed_token_is_refused_before_calling_sts() {
     let out = pipe(&fake.endpoint())
         .env("BITBUCKET_STEP_OIDC_TOKEN", "not-a-jwt")
         .run();
-    out.assert_code(2).assert_contains("is not a JWT");
+    out.assert_code(2)
+        .assert_contains("BITBUCKET_STEP_OIDC_TOKEN is not a JWT")
+        .assert_contains("if a repository, workspace or deployment variable");
     assert_no_secrets(&out, &["not-a-jwt"]);
     assert!(fake.requests().is_empty());
 }

@@ -45,6 +45,9 @@ pub struct Script {
     pub sts_failures: u32,
     /// ECS answers this operation with AccessDeniedException and this message.
     pub deny: Option<(String, String)>,
+    /// DescribeServiceDeployments answers the first N calls with a server error the SDK does
+    /// not retry itself (400 ServerException), so each one reaches the pipe's own loop.
+    pub failing_sd_polls: u32,
 }
 
 impl Script {
@@ -69,6 +72,7 @@ impl Script {
             sts_error: None,
             sts_failures: 0,
             deny: None,
+            failing_sd_polls: 0,
         }
     }
 }
@@ -190,6 +194,13 @@ fn handle(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
             } else {
                 frame(&script.frames, i)
             };
+            if svc.is_null() {
+                // A null frame: the service is gone (deleted while the pipe waits).
+                return Resp::json(
+                    200,
+                    json!({"services": [], "failures": [{"arn": "arn:aws:ecs:eu-west-1:123456789012:service/prod/web", "reason": "MISSING"}]}),
+                );
+            }
             Resp::json(200, json!({"services": [svc], "failures": []}))
         }
         Some("DescribeTaskDefinition") => Resp::json(
@@ -235,7 +246,17 @@ fn handle(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
         Some("DescribeServiceDeployments") => {
             let mut s = lock(state);
             s.sd_polls += 1;
-            let sd = frame(&script.service_deployments, s.sd_polls - 1);
+            if s.sd_polls <= script.failing_sd_polls {
+                return Resp::aws_json_error(
+                    400,
+                    "ServerException",
+                    "Service Unavailable. Please try again later.",
+                );
+            }
+            let sd = frame(
+                &script.service_deployments,
+                s.sd_polls - 1 - script.failing_sd_polls,
+            );
             Resp::json(200, json!({"serviceDeployments": [sd], "failures": []}))
         }
         Some("ListTasks") => {

@@ -130,6 +130,14 @@ impl Pipe {
         self
     }
 
+    /// Every variable, as the binary would get them (for running the library in-process).
+    pub fn vars(&self) -> Vec<(String, String)> {
+        self.env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     /// The value a variable will have.
     pub fn get_env(&self, key: &str) -> Option<&str> {
         self.env.get(key).map(String::as_str)
