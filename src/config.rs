@@ -19,6 +19,9 @@ use crate::secret::Secret;
 pub const DEFAULT_ROLE_DURATION_SECONDS: i32 = 3600;
 /// Default `WAIT_TIMEOUT`: long enough for a slow health check grace period and drain.
 pub const DEFAULT_WAIT_TIMEOUT_SECONDS: u64 = 1800;
+/// Default `PRE_DEPLOY_TIMEOUT`: a long migration still fits; a hung one does not hold the
+/// step for the whole `WAIT_TIMEOUT`.
+pub const DEFAULT_PRE_DEPLOY_TIMEOUT_SECONDS: u64 = 900;
 /// Default `WAIT_INTERVAL`.
 pub const DEFAULT_WAIT_INTERVAL_SECONDS: u64 = 5;
 
@@ -50,6 +53,9 @@ pub struct RawVars {
     pub wait_timeout: Option<String>,
     pub wait_interval: Option<String>,
     pub rollback_on_failure: Option<String>,
+    pub pre_deploy_command: Option<String>,
+    pub pre_deploy_container: Option<String>,
+    pub pre_deploy_timeout: Option<String>,
     pub dry_run: Option<String>,
     pub keep_revisions: Option<String>,
     pub tag_service: Option<String>,
@@ -234,6 +240,55 @@ pub enum Auth {
     },
 }
 
+/// `PRE_DEPLOY_COMMAND`, `PRE_DEPLOY_CONTAINER`, `PRE_DEPLOY_TIMEOUT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreDeploy {
+    /// The argument list that replaces the container's command.
+    pub command: Vec<String>,
+    /// `PRE_DEPLOY_CONTAINER`; `None`: `CONTAINER_NAME`, else the only container.
+    pub container: Option<String>,
+    /// How long the task may take, start to stop.
+    pub timeout: Duration,
+}
+
+/// Reads `PRE_DEPLOY_COMMAND`: a JSON array of strings is the argument list as it is; any
+/// other value is split as a POSIX shell would split it (quotes and backslashes), without
+/// running a shell. `None` means the value is bad; the problem is recorded.
+pub fn parse_command(value: &str, problems: &mut Vec<Problem>) -> Option<Vec<String>> {
+    let name = "PRE_DEPLOY_COMMAND";
+    let args = if value.starts_with('[') {
+        match serde_json::from_str::<Vec<String>>(value) {
+            Ok(args) => args,
+            Err(e) => {
+                problems.push(Problem::new(
+                    name,
+                    format!("starts with '[' but is not a JSON array of strings ({e}); write it as [\"bin/migrate\", \"--yes\"] or as a plain command line"),
+                ));
+                return None;
+            }
+        }
+    } else {
+        match shlex::split(value) {
+            Some(args) => args,
+            None => {
+                problems.push(Problem::new(
+                    name,
+                    format!("has an unbalanced quote or a trailing backslash: {value:?}; quote each argument that has spaces, such as bin/migrate --name 'two words'"),
+                ));
+                return None;
+            }
+        }
+    };
+    if args.is_empty() || args[0].is_empty() {
+        problems.push(Problem::new(
+            name,
+            format!("names no program to run: {value:?}"),
+        ));
+        return None;
+    }
+    Some(args)
+}
+
 /// Endpoint overrides, per the SDKs' shared `AWS_ENDPOINT_URL[_SERVICE]` convention.
 #[derive(Debug, Clone, Default)]
 pub struct Endpoints {
@@ -314,6 +369,9 @@ pub struct Config {
     pub wait_interval: Duration,
     /// `ROLLBACK_ON_FAILURE`.
     pub rollback_on_failure: bool,
+    /// `PRE_DEPLOY_COMMAND` (with its container and timeout): a one-off task run with the new
+    /// revision before any service is updated.
+    pub pre_deploy: Option<PreDeploy>,
     /// `CONTAINER_IMAGES`: (container, image) pairs, for several containers in one deploy.
     pub container_images: Vec<(String, ImageRef)>,
     /// `DRY_RUN`: stop before the first change and show what would change.
@@ -534,6 +592,44 @@ fn check_endpoint(
         ));
         None
     }
+}
+
+/// The `PRE_DEPLOY_*` variables; the container and timeout only mean something with a command.
+fn pre_deploy(
+    command: Option<String>,
+    container: Option<String>,
+    timeout: Option<String>,
+    problems: &mut Vec<Problem>,
+) -> Option<PreDeploy> {
+    let timeout_set = timeout.is_some();
+    let timeout = Duration::from_secs(parse_seconds(
+        "PRE_DEPLOY_TIMEOUT",
+        timeout.as_deref(),
+        DEFAULT_PRE_DEPLOY_TIMEOUT_SECONDS,
+        1,
+        6 * 3600,
+        problems,
+    ));
+    let Some(command) = command else {
+        for (name, set) in [
+            ("PRE_DEPLOY_CONTAINER", container.is_some()),
+            ("PRE_DEPLOY_TIMEOUT", timeout_set),
+        ] {
+            if set {
+                problems.push(Problem::new(
+                    name,
+                    "is set but PRE_DEPLOY_COMMAND is not; it only applies to the pre-deploy command",
+                ));
+            }
+        }
+        return None;
+    };
+    let command = parse_command(&command, problems)?;
+    Some(PreDeploy {
+        command,
+        container,
+        timeout,
+    })
 }
 
 /// `SERVICE_NAME` for one service or `SERVICE_NAMES` for several; never both, never a name twice.
@@ -890,6 +986,13 @@ impl Config {
             ));
         }
 
+        let pre_deploy = pre_deploy(
+            clean(raw.pre_deploy_command),
+            clean(raw.pre_deploy_container),
+            clean(raw.pre_deploy_timeout),
+            &mut problems,
+        );
+
         let color = raw.no_color.is_none_or(|v| v.is_empty());
 
         if !problems.is_empty() {
@@ -917,6 +1020,7 @@ impl Config {
             wait_timeout,
             wait_interval,
             rollback_on_failure,
+            pre_deploy,
             container_images,
             dry_run,
             keep_revisions,

@@ -20,7 +20,8 @@ use crate::error::Error;
 use crate::follow::{self, Outcome, Watch, human, short};
 use crate::image::ImageRef;
 use crate::outputs::{Record, ServiceRecord};
-use crate::plan::{self, Plan};
+use crate::plan::{self, Plan, PreDeployPlan};
+use crate::pre_deploy;
 use crate::read;
 use crate::report::Reporter;
 use crate::rollout::{Tracked, revision_name};
@@ -74,6 +75,9 @@ pub async fn deploy(
     for (service, planned) in record.services.iter_mut().zip(&plan.services) {
         service.task_definition_arn = planned.revision.and_then(|i| registered.get(i).cloned());
     }
+    if let Some(pre) = &plan.pre_deploy {
+        run_pre_deploy(&ecs, config, &plan, pre, &registered, report, record).await?;
+    }
     let updated = apply::update(&ecs, config, &plan, &registered, report).await?;
     for u in &updated {
         if let Some(service) = record.service_mut(&u.name) {
@@ -111,6 +115,33 @@ pub async fn deploy(
     Err(error)
 }
 
+/// `PRE_DEPLOY_COMMAND`, once, with the first service's new revision and network.
+async fn run_pre_deploy(
+    ecs: &Ecs,
+    config: &Config,
+    plan: &Plan,
+    pre: &PreDeployPlan,
+    registered: &[String],
+    report: &Reporter,
+    record: &mut Record,
+) -> Result<(), Error> {
+    let first = &plan.services[pre.service];
+    let task_definition = first
+        .revision
+        .and_then(|i| registered.get(i))
+        .unwrap_or(&first.current);
+    let context = pre_deploy::Context {
+        service: short(&first.name),
+        current: &first.current,
+        task_definition,
+        registered,
+    };
+    let mut task = pre_deploy::TaskRecord::default();
+    let result = pre_deploy::run(ecs, config, pre, &context, report, &mut task).await;
+    record.pre_deploy = Some(task);
+    result
+}
+
 /// The services, and the task definitions they run (unless a file replaces them, or only a
 /// restart was asked for).
 async fn read_everything(
@@ -122,7 +153,10 @@ async fn read_everything(
     let sources = if let Some(file) = &config.task_definition_file {
         report.step(&format!("Using the task definition in {}", file.display));
         HashMap::new()
-    } else if config.image.is_some() || !config.container_images.is_empty() {
+    } else if config.image.is_some()
+        || !config.container_images.is_empty()
+        || config.pre_deploy.is_some()
+    {
         let arns: Vec<String> = services.iter().map(|s| s.task_definition.clone()).collect();
         read::task_definitions(ecs, &arns, report).await?
     } else {
@@ -208,6 +242,30 @@ fn dry_run(config: &Config, plan: &Plan, report: &Reporter, record: &mut Record)
             "ecs:RegisterTaskDefinition family {} (a new revision)",
             td.family()
         ));
+    }
+    if let Some(pre) = &plan.pre_deploy {
+        let first = &plan.services[pre.service];
+        let task_definition = match plan.revision_of(first) {
+            Some(revision) => format!(
+                "<the new revision of {}>",
+                revision.task_definition.family()
+            ),
+            None => first.current.clone(),
+        };
+        let request = pre_deploy::run_task_request(
+            &config.cluster,
+            &task_definition,
+            pre,
+            &task_def::audit_tags(&config.context),
+            &pre_deploy::started_by(&config.context),
+        );
+        calls.push(format!(
+            "ecs:RunTask (PRE_DEPLOY_COMMAND, then wait for it to exit 0): {request}"
+        ));
+        record.pre_deploy = Some(pre_deploy::TaskRecord {
+            verdict: "dry-run".into(),
+            ..pre_deploy::TaskRecord::default()
+        });
     }
     for service in &plan.services {
         let mut update = format!(

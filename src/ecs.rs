@@ -233,6 +233,69 @@ impl Ecs {
         serde_json::from_value(service).map_err(|e| malformed("ecs:UpdateService", &e))
     }
 
+    /// RunTask with `request` sent byte for byte; returns the raw answer (`tasks`, `failures`).
+    pub async fn run_task(&self, request: &Value) -> Result<Value, AwsError> {
+        let body = serde_json::to_vec(request).map_err(|e| malformed("ecs:RunTask", &e))?;
+        let task_definition = request
+            .get("taskDefinition")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let raw = RawBody::default();
+        // The typed input only satisfies the builder; its body is replaced before signing.
+        self.client
+            .run_task()
+            .task_definition(task_definition)
+            .customize()
+            .mutate_request(move |req| {
+                let len = body.len();
+                *req.body_mut() = SdkBody::from(body.clone());
+                req.headers_mut().insert("content-length", len.to_string());
+            })
+            .interceptor(raw.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ecs:RunTask", &e))?;
+        raw.json()
+            .ok_or_else(|| malformed("ecs:RunTask", &"empty body"))
+    }
+
+    /// DescribeTasks for one task, as raw JSON; `None` when ECS does not know it (yet).
+    pub async fn describe_task(
+        &self,
+        cluster: &str,
+        task: &str,
+    ) -> Result<Option<Value>, AwsError> {
+        let raw = RawBody::default();
+        self.client
+            .describe_tasks()
+            .cluster(cluster)
+            .tasks(task)
+            .customize()
+            .interceptor(raw.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ecs:DescribeTasks", &e))?;
+        Ok(raw.json().and_then(|b| {
+            b.get("tasks")
+                .and_then(Value::as_array)
+                .and_then(|t| t.first().cloned())
+        }))
+    }
+
+    /// StopTask, with a reason ECS keeps on the task for a person to read.
+    pub async fn stop_task(&self, cluster: &str, task: &str, reason: &str) -> Result<(), AwsError> {
+        self.client
+            .stop_task()
+            .cluster(cluster)
+            .task(task)
+            .reason(reason)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("ecs:StopTask", &e))
+    }
+
     /// The stopped tasks that `deployment_id` started (at most 100, newest listed first by ECS).
     pub async fn stopped_tasks(
         &self,

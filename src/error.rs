@@ -15,6 +15,10 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_DEPLOY_FAILED: i32 = 1;
 /// Exit code: refused before the service was changed (bad input, access denied, not found).
 pub const EXIT_NOTHING_CHANGED: i32 = 2;
+/// Exit code: `PRE_DEPLOY_COMMAND` ran and did not succeed, so no service was updated. Not 2:
+/// the command itself may have changed things outside ECS (half a migration), so "nothing
+/// changed, safe to re-run" would be a lie.
+pub const EXIT_PRE_DEPLOY_FAILED: i32 = 3;
 
 /// One invalid pipe variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -462,6 +466,19 @@ pub enum Error {
         summary: Vec<String>,
     },
 
+    /// `PRE_DEPLOY_COMMAND` did not succeed (or its task never started); no service was updated.
+    #[error("{verdict}")]
+    PreDeploy {
+        /// The last line: what happened and that no service was updated.
+        verdict: String,
+        /// The task's containers, stop reason, timing.
+        details: Vec<String>,
+        /// What the user can do.
+        hints: Vec<String>,
+        /// True when the command ran (exit code 3); false when the task never started (2).
+        ran: bool,
+    },
+
     /// Bitbucket stopped the step (SIGTERM/SIGINT) while the pipe was waiting.
     #[error(
         "stopped by a signal while waiting; the deployment goes on in ECS without this pipe watching it: {state}"
@@ -510,6 +527,7 @@ impl Error {
             Self::Rollout { .. } | Self::Rollouts { .. } | Self::Interrupted { .. } => {
                 EXIT_DEPLOY_FAILED
             }
+            Self::PreDeploy { ran: true, .. } => EXIT_PRE_DEPLOY_FAILED,
             Self::Aws {
                 changed: Changed::Services(_),
                 ..
@@ -522,7 +540,9 @@ impl Error {
     pub fn details(&self) -> Vec<String> {
         match self {
             Self::Config(problems) => problems.iter().map(ToString::to_string).collect(),
-            Self::Rollout { details, .. } | Self::Rollouts { details, .. } => details.clone(),
+            Self::Rollout { details, .. }
+            | Self::Rollouts { details, .. }
+            | Self::PreDeploy { details, .. } => details.clone(),
             Self::AssumeRole { err, details, .. } => details
                 .iter()
                 .cloned()
@@ -590,7 +610,9 @@ impl Error {
                 "AWS could not be reached; check AWS_DEFAULT_REGION and, if set, AWS_ENDPOINT_URL".into(),
             ],
             Self::Aws { .. } => Vec::new(),
-            Self::Rollout { hints, .. } | Self::Rollouts { hints, .. } => hints.clone(),
+            Self::Rollout { hints, .. }
+            | Self::Rollouts { hints, .. }
+            | Self::PreDeploy { hints, .. } => hints.clone(),
             Self::Interrupted { .. } => vec!["look at the service's Deployments tab in the ECS console for the outcome".into()],
         }
     }

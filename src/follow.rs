@@ -382,7 +382,8 @@ pub fn human(d: Duration) -> String {
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves when Bitbucket stops the step (SIGTERM) or a person presses Ctrl-C (SIGINT).
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

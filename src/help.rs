@@ -113,6 +113,21 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "after a verified deploy, deregister older ACTIVE revisions beyond this many (never one in use)",
     ),
     (
+        "PRE_DEPLOY_COMMAND",
+        "-",
+        "command run once with the new revision (RunTask, where the service runs) before any service is updated; the deploy goes on only if it exits 0",
+    ),
+    (
+        "PRE_DEPLOY_CONTAINER",
+        "CONTAINER_NAME, else the only container",
+        "container whose command PRE_DEPLOY_COMMAND replaces",
+    ),
+    (
+        "PRE_DEPLOY_TIMEOUT",
+        "900",
+        "seconds the pre-deploy task may take; then it is stopped and the deploy fails",
+    ),
+    (
         "PRINT_IAM_POLICY",
         "false",
         "print the IAM permission and trust policies this deploy needs, as JSON, and exit without calling AWS",
@@ -147,7 +162,8 @@ pub fn text() -> String {
         "\nAdvanced: AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_STS/_ECS/_ECR) send calls to another endpoint; NO_COLOR turns colour off.\n\
          \nExit codes:\n  0  deployed and verified (or started, with WAIT=false)\n  \
          1  the service was updated and the deployment then failed, rolled back or timed out\n  \
-         2  refused before the service was changed (bad variables, credentials, not found, access denied)\n\
+         2  refused before the service was changed (bad variables, credentials, not found, access denied)\n  \
+         3  PRE_DEPLOY_COMMAND ran and did not succeed; no service was updated\n\
          \nOptions: --help, --version, --print-iam-policy (same as PRINT_IAM_POLICY=true). The pipe takes no other arguments.\n",
     );
     out

@@ -30,6 +30,7 @@ pub mod image;
 pub mod outputs;
 pub mod plan;
 pub mod policy;
+pub mod pre_deploy;
 pub mod read;
 pub mod report;
 pub mod rollout;

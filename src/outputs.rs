@@ -22,6 +22,8 @@ pub struct Record {
     pub images: Vec<(String, String, Option<String>)>,
     /// Seconds from start to verdict.
     pub duration_seconds: u64,
+    /// `PRE_DEPLOY_COMMAND`'s task, when one was configured.
+    pub pre_deploy: Option<crate::pre_deploy::TaskRecord>,
 }
 
 /// What the run did to one service.
@@ -91,6 +93,12 @@ impl Record {
             "services": self.services.iter().map(ServiceRecord::to_json).collect::<Vec<_>>(),
             "images": self.images.iter().map(|(c, i, d)| json!({"container": c, "image": i, "digest": d})).collect::<Vec<_>>(),
             "durationSeconds": self.duration_seconds,
+            "preDeploy": self.pre_deploy.as_ref().map(|t| json!({
+                "taskArn": t.task_arn,
+                "exitCode": t.exit_code,
+                "durationSeconds": t.duration_seconds,
+                "verdict": t.verdict,
+            })),
         })
     }
 
@@ -142,6 +150,21 @@ impl Record {
             lines.push((
                 "ECS_DEPLOY_IMAGE_DIGEST".into(),
                 digest.clone().unwrap_or_default(),
+            ));
+        }
+        if let Some(task) = &self.pre_deploy {
+            lines.push(("ECS_DEPLOY_PRE_DEPLOY_VERDICT".into(), task.verdict.clone()));
+            lines.push((
+                "ECS_DEPLOY_PRE_DEPLOY_TASK_ARN".into(),
+                task.task_arn.clone().unwrap_or_default(),
+            ));
+            lines.push((
+                "ECS_DEPLOY_PRE_DEPLOY_EXIT_CODE".into(),
+                task.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+            ));
+            lines.push((
+                "ECS_DEPLOY_PRE_DEPLOY_DURATION_SECONDS".into(),
+                task.duration_seconds.to_string(),
             ));
         }
         if self.services.len() > 1 {

@@ -71,6 +71,23 @@ pub struct Plan {
     pub revisions: Vec<NewRevision>,
     /// Every service, in the configured order.
     pub services: Vec<ServicePlan>,
+    /// `PRE_DEPLOY_COMMAND`: the one-off task to run before the first update.
+    pub pre_deploy: Option<PreDeployPlan>,
+}
+
+/// The pre-deploy task: the first service's new revision, in that service's network, with
+/// one container's command replaced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreDeployPlan {
+    /// Index into [`Plan::services`] of the service whose revision and network it uses.
+    pub service: usize,
+    /// The container whose command is replaced.
+    pub container: String,
+    /// The command.
+    pub command: Vec<String>,
+    /// Where the service's tasks run (launch type or capacity providers, platform version,
+    /// network configuration), for RunTask.
+    pub placement: serde_json::Map<String, Value>,
 }
 
 impl Plan {
@@ -117,6 +134,7 @@ pub fn build(
     let mut plan = Plan {
         revisions: Vec::new(),
         services: Vec::new(),
+        pre_deploy: None,
     };
     let mut index: HashMap<Source, usize> = HashMap::new();
     for (name, service) in config.services.iter().zip(services) {
@@ -160,7 +178,81 @@ pub fn build(
     for revision in &mut plan.revisions {
         revision.task_definition.apply_tags(&audit, &config.tags)?;
     }
+    if let (Some(pre), Some(first)) = (&config.pre_deploy, services.first()) {
+        plan.pre_deploy = Some(pre_deploy_plan(config, pre, &plan, first, sources)?);
+    }
     Ok(plan)
+}
+
+/// Chooses the pre-deploy container (`PRE_DEPLOY_CONTAINER`, else `CONTAINER_NAME`, else the
+/// only one) in the revision the first service moves to, and copies where that service runs.
+fn pre_deploy_plan(
+    config: &Config,
+    pre: &crate::config::PreDeploy,
+    plan: &Plan,
+    service: &Service,
+    sources: &HashMap<String, Value>,
+) -> Result<PreDeployPlan, Error> {
+    let first = &plan.services[0];
+    let names = match plan.revision_of(first) {
+        Some(revision) => revision.task_definition.container_names(),
+        None => load(config, &Source::Revision(first.current.clone()), sources)
+            .map(|td| td.container_names())
+            .unwrap_or_default(),
+    };
+    let (variable, wanted) = match (&pre.container, &config.container) {
+        (Some(c), _) => ("PRE_DEPLOY_CONTAINER", Some(c)),
+        (None, Some(c)) => ("CONTAINER_NAME", Some(c)),
+        (None, None) => ("PRE_DEPLOY_CONTAINER", None),
+    };
+    let container = match (wanted, names.as_slice()) {
+        (Some(c), _) if names.contains(c) => c.clone(),
+        (Some(c), _) => {
+            return Err(Error::Config(vec![Problem::new(
+                variable,
+                format!(
+                    "names container {c:?}, which the task definition of {} does not have; it has {}",
+                    first.name,
+                    names.join(", ")
+                ),
+            )]));
+        }
+        (None, [only]) => only.clone(),
+        (None, _) => {
+            return Err(Error::Config(vec![Problem::new(
+                "PRE_DEPLOY_CONTAINER",
+                format!(
+                    "is required: the task definition of {} has {} containers, so say which one runs PRE_DEPLOY_COMMAND: {}",
+                    first.name,
+                    names.len(),
+                    names.join(", ")
+                ),
+            )]));
+        }
+    };
+    let mut placement = serde_json::Map::new();
+    // RunTask takes a launch type or a capacity provider strategy, never both.
+    match (&service.capacity_provider_strategy, &service.launch_type) {
+        (Some(strategy), _) if strategy.as_array().is_some_and(|a| !a.is_empty()) => {
+            placement.insert("capacityProviderStrategy".into(), strategy.clone());
+        }
+        (_, Some(launch_type)) => {
+            placement.insert("launchType".into(), Value::String(launch_type.clone()));
+        }
+        _ => {}
+    }
+    if let Some(version) = &service.platform_version {
+        placement.insert("platformVersion".into(), Value::String(version.clone()));
+    }
+    if let Some(network) = &service.network_configuration {
+        placement.insert("networkConfiguration".into(), network.clone());
+    }
+    Ok(PreDeployPlan {
+        service: 0,
+        container,
+        command: pre.command.clone(),
+        placement,
+    })
 }
 
 fn load(

@@ -140,6 +140,29 @@ pub fn build(
             "Condition": {"ArnEquals": {"ecs:cluster": ecs_arn(format!("cluster/{cluster}"))}},
         }),
     ];
+    if config.pre_deploy.is_some() {
+        statements.push(json!({
+            "Sid": "RunThePreDeployCommand",
+            "Effect": "Allow",
+            "Action": "ecs:RunTask",
+            "Resource": family_arns,
+            "Condition": {"ArnEquals": {"ecs:cluster": ecs_arn(format!("cluster/{cluster}"))}},
+        }));
+        statements.push(json!({
+            "Sid": "FollowAndStopThePreDeployTask",
+            "Effect": "Allow",
+            "Action": ["ecs:DescribeTasks", "ecs:StopTask"],
+            "Resource": "*",
+            "Condition": {"ArnEquals": {"ecs:cluster": ecs_arn(format!("cluster/{cluster}"))}},
+        }));
+        statements.push(json!({
+            "Sid": "TagThePreDeployTask",
+            "Effect": "Allow",
+            "Action": "ecs:TagResource",
+            "Resource": ecs_arn(format!("task/{cluster}/*")),
+            "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
+        }));
+    }
     if config.tag_service {
         statements.push(json!({
             "Sid": "TagTheService",

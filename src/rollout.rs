@@ -41,6 +41,16 @@ pub struct Service {
     /// ARN of the service deployment ECS is running or last ran.
     #[serde(default)]
     pub current_service_deployment: Option<String>,
+    /// Where the service's tasks run; a pre-deploy task runs in the same place. Kept as
+    /// JSON so that RunTask gets exactly what the service has.
+    #[serde(default)]
+    pub launch_type: Option<String>,
+    #[serde(default)]
+    pub capacity_provider_strategy: Option<serde_json::Value>,
+    #[serde(default)]
+    pub platform_version: Option<String>,
+    #[serde(default)]
+    pub network_configuration: Option<serde_json::Value>,
 }
 
 impl Service {

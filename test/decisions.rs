@@ -107,6 +107,7 @@ fn config(extra: &[(&str, &str)]) -> Config {
     .iter()
     .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
     .collect();
+    vars.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
     vars.extend(
         extra
             .iter()
@@ -160,4 +161,50 @@ fn policies_follow_the_inputs() {
             && !text.contains("ecr:DescribeImages")
     );
     assert!(p.trust.to_string().contains("\"{9a0e}:{c3d8}:*\""));
+}
+
+#[test]
+fn policies_cover_every_service_and_the_pre_deploy_task() {
+    let p = policy::build(
+        &config(&[
+            ("SERVICE_NAME", ""),
+            ("SERVICE_NAMES_COUNT", "2"),
+            ("SERVICE_NAMES_0", "api"),
+            ("SERVICE_NAMES_1", "worker"),
+            ("PRE_DEPLOY_COMMAND", "bin/migrate"),
+        ]),
+        None,
+        None,
+    );
+    let statement = |sid: &str| {
+        p.permissions["Statement"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["Sid"] == sid))
+            .cloned()
+            .unwrap_or_else(|| panic!("no statement {sid}: {}", p.permissions))
+    };
+    assert_eq!(
+        statement("ReadAndUpdateTheService")["Resource"],
+        json!([
+            "arn:aws:ecs:eu-west-1:210987654321:service/prod/api",
+            "arn:aws:ecs:eu-west-1:210987654321:service/prod/worker"
+        ])
+    );
+    let run = statement("RunThePreDeployCommand");
+    assert_eq!(run["Action"], json!("ecs:RunTask"));
+    assert_eq!(
+        run["Resource"],
+        json!([
+            "arn:aws:ecs:eu-west-1:210987654321:task-definition/api:*",
+            "arn:aws:ecs:eu-west-1:210987654321:task-definition/worker:*"
+        ])
+    );
+    assert_eq!(
+        run["Condition"]["ArnEquals"]["ecs:cluster"],
+        json!("arn:aws:ecs:eu-west-1:210987654321:cluster/prod")
+    );
+    assert_eq!(
+        statement("FollowAndStopThePreDeployTask")["Action"],
+        json!(["ecs:DescribeTasks", "ecs:StopTask"])
+    );
 }

@@ -12,6 +12,7 @@ mod features;
 mod image;
 mod permissions;
 mod plan;
+mod pre_deploy;
 mod release;
 mod rollout;
 mod rollout_fake;

@@ -48,6 +48,49 @@ pub struct Script {
     /// DescribeServiceDeployments answers the first N calls with a server error the SDK does
     /// not retry itself (400 ServerException), so each one reaches the pipe's own loop.
     pub failing_sd_polls: u32,
+    /// The pre-deploy task (`PRE_DEPLOY_COMMAND`): RunTask and DescribeTasks answers for it.
+    pub task: Option<TaskScript>,
+}
+
+/// What the fake plays for a RunTask: `failures` (then no task starts), or a task: `frames[0]`
+/// answers RunTask, `frames[1..]` the DescribeTasks polls, one per poll, the last repeating.
+/// After a StopTask the task is STOPPED (`UserInitiated`, the reason given).
+#[derive(Clone, Debug, Default)]
+pub struct TaskScript {
+    pub failures: Vec<Value>,
+    pub frames: Vec<Value>,
+}
+
+/// ARN of the task the fake starts for RunTask.
+pub const TASK_ARN: &str =
+    "arn:aws:ecs:eu-west-1:123456789012:task/prod/5d2f0c8e9b1a4c3d8e7f6a5b4c3d2e1f";
+
+/// A pre-deploy task in `status`; containers are (name, exit code).
+pub fn task(status: &str, containers: &[(&str, Option<i32>)]) -> Value {
+    let mut t = json!({
+        "taskArn": TASK_ARN,
+        "clusterArn": "arn:aws:ecs:eu-west-1:123456789012:cluster/prod",
+        "taskDefinitionArn": NEW_TD,
+        "lastStatus": status,
+        "desiredStatus": if status == "STOPPED" { "STOPPED" } else { "RUNNING" },
+        "startedBy": "ecs-oidc-deploy/42",
+        "launchType": "FARGATE",
+        "containers": containers.iter().map(|(name, code)| {
+            let mut c = json!({"name": name, "lastStatus": status});
+            if let Some(code) = code {
+                c["exitCode"] = json!(code);
+            }
+            c
+        }).collect::<Vec<_>>(),
+    });
+    if status == "RUNNING" || status == "STOPPED" {
+        t["startedAt"] = json!(now_epoch_f64());
+    }
+    if status == "STOPPED" {
+        t["stopCode"] = json!("EssentialContainerExited");
+        t["stoppedReason"] = json!("Essential container in task exited");
+    }
+    t
 }
 
 impl Script {
@@ -73,6 +116,7 @@ impl Script {
             sts_failures: 0,
             deny: None,
             failing_sd_polls: 0,
+            task: None,
         }
     }
 }
@@ -86,6 +130,8 @@ struct State {
     sts_calls: u32,
     update_failures: u32,
     registered: Vec<Value>,
+    task_polls: u32,
+    stop_reason: Option<String>,
 }
 
 /// The running fake.
@@ -125,6 +171,21 @@ impl EcsFake {
 
     pub fn registered(&self) -> Vec<Value> {
         lock(&self.state).registered.clone()
+    }
+
+    /// The reason of the StopTask call, if one came.
+    pub fn stop_reason(&self) -> Option<String> {
+        lock(&self.state).stop_reason.clone()
+    }
+
+    /// The JSON bodies of every request for `op`, in order.
+    pub fn bodies(&self, op: &str) -> Vec<Value> {
+        self.fake
+            .requests()
+            .iter()
+            .filter(|r| r.operation().as_deref() == Some(op))
+            .map(Req::json)
+            .collect()
     }
 
     /// Operation names in the order received.
@@ -267,6 +328,43 @@ fn handle(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
                 .collect();
             Resp::json(200, json!({"taskArns": arns}))
         }
+        Some("RunTask") => match &script.task {
+            Some(t) if !t.failures.is_empty() => {
+                Resp::json(200, json!({"tasks": [], "failures": t.failures}))
+            }
+            Some(t) => Resp::json(200, json!({"tasks": [frame(&t.frames, 0)], "failures": []})),
+            None => {
+                Resp::aws_json_error(400, "InvalidParameterException", "the fake plays no task")
+            }
+        },
+        Some("StopTask") => {
+            let reason = body["reason"].as_str().unwrap_or_default().to_string();
+            lock(state).stop_reason = Some(reason);
+            Resp::json(
+                200,
+                json!({"task": {"taskArn": TASK_ARN, "desiredStatus": "STOPPED"}}),
+            )
+        }
+        Some("DescribeTasks")
+            if body["tasks"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|a| a == TASK_ARN)) =>
+        {
+            let mut s = lock(state);
+            s.task_polls += 1;
+            let frames = script
+                .task
+                .as_ref()
+                .map(|t| t.frames.clone())
+                .unwrap_or_default();
+            let mut t = frame(&frames, s.task_polls);
+            if let Some(reason) = &s.stop_reason {
+                t["lastStatus"] = json!("STOPPED");
+                t["stopCode"] = json!("UserInitiated");
+                t["stoppedReason"] = json!(reason);
+            }
+            Resp::json(200, json!({"tasks": [t], "failures": []}))
+        }
         Some("DescribeTasks") => {
             Resp::json(200, json!({"tasks": script.stopped_tasks, "failures": []}))
         }
@@ -311,6 +409,7 @@ pub fn service(deployments: Vec<Value>, events: Vec<Value>) -> Value {
         "pendingCount": primary["pendingCount"],
         "launchType": "FARGATE",
         "platformVersion": "LATEST",
+        "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-0a1b2c3d", "subnet-4e5f6a7b"], "securityGroups": ["sg-0c1d2e3f"], "assignPublicIp": "DISABLED"}},
         "taskDefinition": primary["taskDefinition"],
         "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": true, "rollback": true}, "maximumPercent": 200, "minimumHealthyPercent": 100, "strategy": "ROLLING"},
         "deployments": deployments,
