@@ -21,6 +21,10 @@ pub const DEFAULT_ROLE_DURATION_SECONDS: i32 = 3600;
 pub const DEFAULT_WAIT_TIMEOUT_SECONDS: u64 = 1800;
 /// Default `WAIT_INTERVAL`.
 pub const DEFAULT_WAIT_INTERVAL_SECONDS: u64 = 5;
+/// Default `LOG_LINES`: enough for a stack trace's top and the lines before it.
+pub const DEFAULT_LOG_LINES: u32 = 20;
+/// The most `LOG_LINES` may ask for: more would bury the verdict in the pipeline log.
+pub const MAX_LOG_LINES: u32 = 500;
 
 /// The variables exactly as they arrived: blank counts as missing, nothing is parsed yet.
 #[derive(Debug, Default, Deserialize)]
@@ -38,6 +42,7 @@ pub struct RawVars {
     pub aws_endpoint_url_sts: Option<String>,
     pub aws_endpoint_url_ecs: Option<String>,
     pub aws_endpoint_url_ecr: Option<String>,
+    pub aws_endpoint_url_cloudwatch_logs: Option<String>,
     pub cluster_name: Option<String>,
     pub service_name: Option<String>,
     pub image: Option<String>,
@@ -50,6 +55,7 @@ pub struct RawVars {
     pub wait_timeout: Option<String>,
     pub wait_interval: Option<String>,
     pub rollback_on_failure: Option<String>,
+    pub log_lines: Option<String>,
     pub dry_run: Option<String>,
     pub keep_revisions: Option<String>,
     pub tag_service: Option<String>,
@@ -243,6 +249,9 @@ pub struct Endpoints {
     pub ecs: Option<String>,
     /// ECR endpoint, if overridden.
     pub ecr: Option<String>,
+    /// CloudWatch Logs endpoint, if overridden (`AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`, the
+    /// SDKs' name for the service id `CloudWatch Logs`).
+    pub logs: Option<String>,
 }
 
 /// Where the deploy comes from, for session names, logs and tags.
@@ -313,6 +322,8 @@ pub struct Config {
     pub wait_interval: Duration,
     /// `ROLLBACK_ON_FAILURE`.
     pub rollback_on_failure: bool,
+    /// `LOG_LINES`: lines of each failed container's log shown on a failure; 0 shows none.
+    pub log_lines: u32,
     /// `CONTAINER_IMAGES`: (container, image) pairs, for several containers in one deploy.
     pub container_images: Vec<(String, ImageRef)>,
     /// `DRY_RUN`: stop before the first change and show what would change.
@@ -412,6 +423,23 @@ fn parse_interval(value: Option<&str>, problems: &mut Vec<Problem>) -> Duration 
                 format!("must be a number of seconds between 0.01 and 300, such as 5, got {v:?}"),
             ));
             default
+        }
+    }
+}
+
+/// `LOG_LINES`: 0 (off) up to [`MAX_LOG_LINES`].
+fn parse_log_lines(value: Option<&str>, problems: &mut Vec<Problem>) -> u32 {
+    let Some(v) = value else {
+        return DEFAULT_LOG_LINES;
+    };
+    match v.parse::<u32>() {
+        Ok(n) if n <= MAX_LOG_LINES => n,
+        _ => {
+            problems.push(Problem::new(
+                "LOG_LINES",
+                format!("must be a whole number of lines from 0 (off) to {MAX_LOG_LINES}, such as {DEFAULT_LOG_LINES}, got {v:?}"),
+            ));
+            DEFAULT_LOG_LINES
         }
     }
 }
@@ -642,6 +670,12 @@ impl Config {
                 &mut problems,
             )
             .or_else(|| default_endpoint.clone()),
+            logs: check_endpoint(
+                "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+                raw.aws_endpoint_url_cloudwatch_logs,
+                &mut problems,
+            )
+            .or_else(|| default_endpoint.clone()),
         };
 
         let cluster = clean(raw.cluster_name).unwrap_or_default();
@@ -831,6 +865,7 @@ impl Config {
             &mut problems,
         ));
         let wait_interval = parse_interval(clean(raw.wait_interval).as_deref(), &mut problems);
+        let log_lines = parse_log_lines(clean(raw.log_lines).as_deref(), &mut problems);
         if keep_revisions.is_some() && !wait {
             problems.push(Problem::new(
                 "KEEP_REVISIONS",
@@ -871,6 +906,7 @@ impl Config {
             wait_timeout,
             wait_interval,
             rollback_on_failure,
+            log_lines,
             container_images,
             dry_run,
             keep_revisions,

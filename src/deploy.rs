@@ -13,6 +13,7 @@ use crate::ecr;
 use crate::ecs::{Ecs, Lookup};
 use crate::error::{Changed, Error};
 use crate::image::ImageRef;
+use crate::logs::LogReaders;
 use crate::outputs::Record;
 use crate::report::Reporter;
 use crate::rollout::{EventLog, Service, Tracked, revision_name};
@@ -108,6 +109,8 @@ pub async fn deploy(config: &Config, report: &Reporter, record: &mut Record) -> 
         return Ok(());
     }
 
+    // The new revision as registered, for the failure report: where its containers log.
+    let mut task_definitions: HashMap<String, Value> = HashMap::new();
     let new_revision = match rendered {
         Some((before, td)) => {
             let request = td.register_request();
@@ -144,6 +147,7 @@ pub async fn deploy(config: &Config, report: &Reporter, record: &mut Record) -> 
                 crate::config::AUDIT_TAG_PREFIX
             ));
             record.task_definition_arn = Some(arn.clone());
+            task_definitions.insert(arn.clone(), request);
             Some(arn)
         }
         None => None,
@@ -207,7 +211,11 @@ pub async fn deploy(config: &Config, report: &Reporter, record: &mut Record) -> 
         timeout: config.wait_timeout,
         interval: config.wait_interval,
         service_deployment: updated.current_service_deployment.clone(),
+        log_lines: config.log_lines,
+        task_definitions,
     };
+    // Built only if a failure report reads a container's logs.
+    let logs = LogReaders::new(config.endpoints.logs.clone(), credentials);
     let tracked = Tracked {
         deployment_id,
         task_definition: target.clone(),
@@ -215,7 +223,7 @@ pub async fn deploy(config: &Config, report: &Reporter, record: &mut Record) -> 
     };
     let mut events = EventLog::default();
     events.prime(&service.events);
-    match wait::follow(&ecs, &settings, tracked, &mut events, report).await {
+    match wait::follow(&ecs, &logs, &settings, tracked, &mut events, report).await {
         Ok(done) => {
             record.deployment_id = Some(done.deployment_id.clone());
             tag_service(&ecs, config, &updated.service_arn, report).await;
@@ -235,6 +243,7 @@ pub async fn deploy(config: &Config, report: &Reporter, record: &mut Record) -> 
         }
         Err(error) if config.rollback_on_failure => Err(roll_back(
             &ecs,
+            &logs,
             &settings,
             &previous,
             &target,
@@ -519,8 +528,12 @@ fn our_deployment(service: &Service, target: &str) -> String {
 
 /// `ROLLBACK_ON_FAILURE`: put the service back on `previous` unless ECS already did, wait
 /// for that, and return the original failure with what happened added.
+// Both clients, the settings and the two revisions are all needed; a struct for one caller
+// would only hide that.
+#[allow(clippy::too_many_arguments)]
 async fn roll_back(
     ecs: &Ecs,
+    logs: &LogReaders,
     settings: &WaitSettings,
     previous: &str,
     target: &str,
@@ -578,7 +591,12 @@ async fn roll_back(
                 task_definition: previous.to_string(),
                 previous_task_definition: target.to_string(),
             };
-            match wait::follow(ecs, settings, tracked, events, report).await {
+            // Only the outcome of the rollback is reported, so its logs would not be shown.
+            let settings = WaitSettings {
+                log_lines: 0,
+                ..settings.clone()
+            };
+            match wait::follow(ecs, logs, &settings, tracked, events, report).await {
                 Ok(_) => format!(
                     "rolled back: the service runs {} again",
                     revision_name(previous)

@@ -7,10 +7,12 @@
 //! 3. [`ecs`] / [`ecr`]: read the service and its task definition, check the image exists;
 //! 4. [`task_def`] (pure): the new revision, identical but for the image;
 //! 5. [`deploy`]: register it and update the service in one call;
-//! 6. [`wait`] + [`rollout`] (pure): follow our deployment to a verdict.
+//! 6. [`wait`] + [`rollout`] (pure): follow our deployment to a verdict;
+//! 7. [`diagnose`]: on a failure, why the tasks stopped and what their containers logged
+//!    ([`logs`]).
 //!
 //! Decisions ([`config`], [`task_def`], [`rollout`], [`image`]) never call AWS and are
-//! tested without a network; only [`auth`], [`ecs`] and [`ecr`] name SDK operations.
+//! tested without a network; only [`auth`], [`ecs`], [`ecr`] and [`logs`] name SDK operations.
 
 pub mod auth;
 pub mod aws;
@@ -18,11 +20,13 @@ pub mod claims;
 pub mod cleanup;
 pub mod config;
 pub mod deploy;
+pub mod diagnose;
 pub mod ecr;
 pub mod ecs;
 pub mod error;
 pub mod help;
 pub mod image;
+pub mod logs;
 pub mod outputs;
 pub mod policy;
 pub mod report;

@@ -8,8 +8,12 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::ecs::{Ecs, Lookup, StoppedTask};
+use serde_json::Value;
+
+use crate::diagnose;
+use crate::ecs::{Ecs, Lookup};
 use crate::error::{Changed, Error};
+use crate::logs::LogReaders;
 use crate::report::Reporter;
 use crate::rollout::{self, EventLog, FailureKind, Service, Tracked, Verdict, revision_name};
 
@@ -31,6 +35,11 @@ pub struct WaitSettings {
     pub interval: Duration,
     /// The service deployment UpdateService started, when ECS said (blue/green and friends).
     pub service_deployment: Option<String>,
+    /// `LOG_LINES`: lines of each failed container's log in a failure report.
+    pub log_lines: u32,
+    /// Task definitions the deploy already holds, by ARN (the new revision's register
+    /// request), so a failure report need not describe them again.
+    pub task_definitions: HashMap<String, Value>,
 }
 
 /// A rollout that finished well.
@@ -43,6 +52,7 @@ pub struct Completed {
 /// Follows `tracked` until ECS decides. On failure the error carries the reasons.
 pub async fn follow(
     ecs: &Ecs,
+    logs: &LogReaders,
     settings: &WaitSettings,
     mut tracked: Tracked,
     events: &mut EventLog,
@@ -123,7 +133,7 @@ pub async fn follow(
                         });
                     }
                     Verdict::Failed(failure) => {
-                        return Err(failed(ecs, settings, &service, &tracked, &failure).await);
+                        return Err(failed(ecs, logs, settings, &service, &tracked, &failure).await);
                     }
                     Verdict::InProgress | Verdict::Superseded { .. } => {}
                 }
@@ -160,7 +170,7 @@ pub async fn follow(
             last_output = now;
         }
         if now >= deadline {
-            return Err(timed_out(settings, last.as_ref(), &tracked));
+            return Err(timed_out(ecs, logs, settings, last.as_ref(), &tracked).await);
         }
         if now.duration_since(last_output) >= HEARTBEAT {
             let state = last.as_ref().map_or_else(
@@ -298,7 +308,13 @@ fn interrupted(last: Option<&Service>, tracked: &Tracked) -> Error {
     }
 }
 
-fn timed_out(settings: &WaitSettings, last: Option<&Service>, tracked: &Tracked) -> Error {
+async fn timed_out(
+    ecs: &Ecs,
+    logs: &LogReaders,
+    settings: &WaitSettings,
+    last: Option<&Service>,
+    tracked: &Tracked,
+) -> Error {
     let mut details = Vec::new();
     if let Some(service) = last {
         details.push(format!(
@@ -309,6 +325,8 @@ fn timed_out(settings: &WaitSettings, last: Option<&Service>, tracked: &Tracked)
             details.push(format!("recent event: {}", event.message));
         }
     }
+    // Tasks that keep crashing are the usual reason a rollout never completes.
+    details.extend(stopped_tasks(ecs, logs, settings, tracked).await);
     Error::Rollout {
         verdict: format!(
             "timed out after {} waiting for {} of {}; ECS keeps trying, so the service may still change",
@@ -324,8 +342,28 @@ fn timed_out(settings: &WaitSettings, last: Option<&Service>, tracked: &Tracked)
     }
 }
 
+/// The failure report of our deployment's stopped tasks ([`diagnose::stopped_tasks`]).
+async fn stopped_tasks(
+    ecs: &Ecs,
+    logs: &LogReaders,
+    settings: &WaitSettings,
+    tracked: &Tracked,
+) -> Vec<String> {
+    diagnose::stopped_tasks(
+        ecs,
+        logs,
+        &settings.cluster,
+        &settings.service,
+        &tracked.deployment_id,
+        &settings.task_definitions,
+        settings.log_lines,
+    )
+    .await
+}
+
 async fn failed(
     ecs: &Ecs,
+    logs: &LogReaders,
     settings: &WaitSettings,
     service: &Service,
     tracked: &Tracked,
@@ -371,16 +409,10 @@ async fn failed(
     if let Some(reason) = &failure.reason {
         details.push(format!("ECS says: {reason}"));
     }
-    match ecs
-        .stopped_tasks(&settings.cluster, &settings.service, &tracked.deployment_id)
-        .await
-    {
-        Ok(tasks) => details.extend(group_stopped(&tasks)),
-        Err(err) => details.push(format!("could not list the stopped tasks: {err}")),
-    }
+    details.extend(stopped_tasks(ecs, logs, settings, tracked).await);
     let mut hints = Vec::new();
-    if details.iter().any(|d| d.contains("exit code")) {
-        hints.push("the container exited; check its logs (awslogs) for the crash".into());
+    if settings.log_lines == 0 && details.iter().any(|d| d.contains("exit code")) {
+        hints.push("the container exited; check its logs for the crash (LOG_LINES is 0, so none are shown here)".into());
     }
     if failure.kind == FailureKind::Replaced {
         hints.push("another pipeline or person deployed at the same time; deploy one change at a time per service".into());
@@ -390,48 +422,4 @@ async fn failed(
         details,
         hints,
     }
-}
-
-/// One line per distinct way the tasks stopped, with a count: three identical crashes read
-/// as one line.
-pub fn group_stopped(tasks: &[StoppedTask]) -> Vec<String> {
-    let mut groups: Vec<(String, usize)> = Vec::new();
-    for task in tasks {
-        let mut line = String::new();
-        if !task.stop_code.is_empty() {
-            line.push_str(&task.stop_code);
-            line.push_str(": ");
-        }
-        line.push_str(if task.stopped_reason.is_empty() {
-            "stopped"
-        } else {
-            &task.stopped_reason
-        });
-        for (name, exit_code, reason) in &task.containers {
-            match (exit_code, reason.is_empty()) {
-                (Some(code), true) => {
-                    line.push_str(&format!("; container {name} exit code {code}"))
-                }
-                (Some(code), false) => {
-                    line.push_str(&format!("; container {name} exit code {code} ({reason})"))
-                }
-                (None, false) => line.push_str(&format!("; container {name}: {reason}")),
-                (None, true) => {}
-            }
-        }
-        match groups.iter_mut().find(|(l, _)| *l == line) {
-            Some((_, n)) => *n += 1,
-            None => groups.push((line, 1)),
-        }
-    }
-    groups
-        .into_iter()
-        .map(|(line, n)| {
-            if n == 1 {
-                format!("stopped task: {line}")
-            } else {
-                format!("{n} stopped tasks: {line}")
-            }
-        })
-        .collect()
 }

@@ -9,6 +9,7 @@ mod decisions;
 mod deploy_moto;
 mod features;
 mod image;
+mod logs;
 mod permissions;
 mod release;
 mod rollout;
