@@ -392,12 +392,4 @@ impl LogReaders {
             })
             .clone()
     }
-
-    /// How many clients were built so far.
-    pub fn built(&self) -> usize {
-        self.built
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
 }

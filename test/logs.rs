@@ -437,13 +437,11 @@ fn a_timeout_while_tasks_keep_crashing_shows_their_logs() {
     assert_eq!(get_log_events(&logs).len(), 1);
 }
 
-#[test]
-fn without_a_new_revision_the_task_definition_is_described_and_its_log_region_used() {
-    let moto = Moto::start();
-    let last_time = seed_logs(&moto, "us-east-1", 1);
-    let logs = logs_proxy(&moto);
-    // FORCE_NEW_DEPLOYMENT of the running revision: nothing was registered, so the pipe holds
-    // no task definition and must describe the one the failed tasks ran.
+/// A FORCE_NEW_DEPLOYMENT of the running revision whose tasks crash: nothing is registered, so
+/// the pipe holds no task definition and must describe the one the failed tasks ran. The ECS
+/// fake sits behind a proxy that answers DescribeTaskDefinition with `describe`. Returns the
+/// fake (kept alive) and the proxy, the pipe's ECS/STS endpoint.
+fn force_redeploy_that_fails(describe: Resp) -> (EcsFake, Fake) {
     let on_old = |id: &str, status: &str, running: i64, pending: i64, state: &str| {
         deployment(id, status, OLD_TD, running, 3, pending, Some(state))
     };
@@ -465,17 +463,17 @@ fn without_a_new_revision_the_task_definition_is_described_and_its_log_region_us
     task["taskDefinitionArn"] = json!(OLD_TD);
     script.stopped_tasks = vec![task];
     let ecs = EcsFake::start(script);
-    // The fake's own DescribeTaskDefinition has no logConfiguration; answer it with one whose
-    // log group is in another region than the cluster.
-    let described = json!({"taskDefinition": task_definition(&awslogs("us-east-1")), "tags": []});
     let front = Fake::proxy(
         ecs.endpoint(),
         Arc::new(move |_: &ProxyCtx, req: &Req| {
-            (req.target().as_deref() == Some("DescribeTaskDefinition"))
-                .then(|| Resp::json(200, described.clone()))
+            (req.target().as_deref() == Some("DescribeTaskDefinition")).then(|| describe.clone())
         }),
     );
-    let out = Pipe::new()
+    (ecs, front)
+}
+
+fn force_redeploy(front: &Fake, logs: &Fake) -> Pipe {
+    Pipe::new()
         .endpoint(&front.endpoint())
         .env("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", &logs.endpoint())
         .env("AWS_OIDC_ROLE_ARN", "arn:aws:iam::123456789012:role/deploy")
@@ -483,19 +481,53 @@ fn without_a_new_revision_the_task_definition_is_described_and_its_log_region_us
         .env("SERVICE_NAME", "web")
         .env("FORCE_NEW_DEPLOYMENT", "true")
         .env("WAIT_INTERVAL", "0.05")
-        .run();
+}
+
+fn described_calls(front: &Fake) -> usize {
+    front
+        .operations()
+        .iter()
+        .filter(|o| *o == "DescribeTaskDefinition")
+        .count()
+}
+
+#[test]
+fn without_a_new_revision_the_task_definition_is_described_and_its_log_region_used() {
+    let moto = Moto::start();
+    let last_time = seed_logs(&moto, "us-east-1", 1);
+    let logs = logs_proxy(&moto);
+    // The log group is in another region than the cluster.
+    let described = json!({"taskDefinition": task_definition(&awslogs("us-east-1")), "tags": []});
+    let (_ecs, front) = force_redeploy_that_fails(Resp::json(200, described));
+    let out = force_redeploy(&front, &logs).run();
     out.assert_code(1).assert_contains(&format!(
         "    last 20 lines of container app, up to {last_time} (log group /ecs/web, stream {}, us-east-1):",
         stream(1)
     ));
-    let described_calls = front
-        .operations()
-        .iter()
-        .filter(|o| *o == "DescribeTaskDefinition")
-        .count();
-    assert_eq!(described_calls, 1, "{:?}", front.operations());
+    assert_eq!(described_calls(&front), 1, "{:?}", front.operations());
     let regions: Vec<Option<String>> = logs.requests().iter().map(Req::region).collect();
     assert_eq!(regions, vec![Some("us-east-1".to_string())]);
+}
+
+#[test]
+fn a_task_definition_that_cannot_be_described_is_one_line() {
+    let logs = no_logs_expected();
+    let (_ecs, front) = force_redeploy_that_fails(Resp::aws_json_error(
+        400,
+        "AccessDeniedException",
+        "User: arn:aws:sts::123456789012:assumed-role/deploy/bitbucket-web-app-42 is not authorized to perform: ecs:DescribeTaskDefinition on resource: * because no identity-based policy allows the ecs:DescribeTaskDefinition action",
+    ));
+    let out = force_redeploy(&front, &logs).run();
+    out.assert_code(1).assert_contains(
+        "    no logs of container app: could not read task definition web:41 to find them (ecs:DescribeTaskDefinition failed: AccessDeniedException: User:",
+    );
+    assert!(
+        last_line(&out).starts_with("✖ deployment ecs-svc/7700000000000000042 of web:41 failed"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(described_calls(&front), 1);
+    assert!(logs.requests().is_empty());
 }
 
 #[test]
