@@ -34,8 +34,8 @@ pub fn timeout_config() -> TimeoutConfig {
         .build()
 }
 
-/// One HTTPS client for STS, ECS and ECR, the same as the SDK's default (rustls with aws-lc,
-/// proxy settings from the environment). Sharing it loads the system's CA roots once instead
+/// One HTTPS client for STS, ECS, ECR and CloudWatch Logs, the same as the SDK's default
+/// (rustls with aws-lc, proxy settings from the environment). Sharing it loads the system's CA roots once instead
 /// of once per service, which is most of the pipe's start-up time.
 pub fn http_client() -> SharedHttpClient {
     static CLIENT: OnceLock<SharedHttpClient> = OnceLock::new();
@@ -97,6 +97,36 @@ pub fn ecr_client(
         builder = builder.endpoint_url(endpoint);
     }
     aws_sdk_ecr::Client::from_conf(builder.build())
+}
+
+/// A CloudWatch Logs client for `region` (a log group's region, which may differ from the
+/// cluster's). Built only when a failure report reads a container's logs. The logs are an
+/// extra to a verdict that is already known, so a slow or unreachable endpoint gets fewer
+/// tries and less time than the deploy's own calls.
+pub fn logs_client(
+    region: &str,
+    endpoint: Option<&str>,
+    credentials: SharedCredentialsProvider,
+) -> aws_sdk_cloudwatchlogs::Client {
+    let mut builder = aws_sdk_cloudwatchlogs::Config::builder()
+        .behavior_version(aws_sdk_cloudwatchlogs::config::BehaviorVersion::latest())
+        .region(aws_sdk_cloudwatchlogs::config::Region::new(
+            region.to_string(),
+        ))
+        .http_client(http_client())
+        .credentials_provider(credentials)
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .operation_timeout(Duration::from_secs(20))
+                .build(),
+        );
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint_url(endpoint);
+    }
+    aws_sdk_cloudwatchlogs::Client::from_conf(builder.build())
 }
 
 /// An STS client with no credentials at all: AssumeRoleWithWebIdentity is an unsigned call,

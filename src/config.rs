@@ -24,6 +24,10 @@ pub const DEFAULT_WAIT_TIMEOUT_SECONDS: u64 = 1800;
 pub const DEFAULT_PRE_DEPLOY_TIMEOUT_SECONDS: u64 = 900;
 /// Default `WAIT_INTERVAL`.
 pub const DEFAULT_WAIT_INTERVAL_SECONDS: u64 = 5;
+/// Default `LOG_LINES`: enough for a stack trace's top and the lines before it.
+pub const DEFAULT_LOG_LINES: u32 = 20;
+/// The most `LOG_LINES` may ask for: more would bury the verdict in the pipeline log.
+pub const MAX_LOG_LINES: u32 = 500;
 
 /// The variables exactly as they arrived: blank counts as missing, nothing is parsed yet.
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +45,7 @@ pub struct RawVars {
     pub aws_endpoint_url_sts: Option<String>,
     pub aws_endpoint_url_ecs: Option<String>,
     pub aws_endpoint_url_ecr: Option<String>,
+    pub aws_endpoint_url_cloudwatch_logs: Option<String>,
     pub cluster_name: Option<String>,
     pub service_name: Option<String>,
     pub image: Option<String>,
@@ -56,6 +61,7 @@ pub struct RawVars {
     pub pre_deploy_command: Option<String>,
     pub pre_deploy_container: Option<String>,
     pub pre_deploy_timeout: Option<String>,
+    pub log_lines: Option<String>,
     pub dry_run: Option<String>,
     pub keep_revisions: Option<String>,
     pub tag_service: Option<String>,
@@ -298,6 +304,9 @@ pub struct Endpoints {
     pub ecs: Option<String>,
     /// ECR endpoint, if overridden.
     pub ecr: Option<String>,
+    /// CloudWatch Logs endpoint, if overridden (`AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`, the
+    /// SDKs' name for the service id `CloudWatch Logs`).
+    pub logs: Option<String>,
 }
 
 /// Where the deploy comes from, for session names, logs and tags.
@@ -372,6 +381,8 @@ pub struct Config {
     /// `PRE_DEPLOY_COMMAND` (with its container and timeout): a one-off task run with the new
     /// revision before any service is updated.
     pub pre_deploy: Option<PreDeploy>,
+    /// `LOG_LINES`: lines of each failed container's log shown on a failure; 0 shows none.
+    pub log_lines: u32,
     /// `CONTAINER_IMAGES`: (container, image) pairs, for several containers in one deploy.
     pub container_images: Vec<(String, ImageRef)>,
     /// `DRY_RUN`: stop before the first change and show what would change.
@@ -477,6 +488,23 @@ fn parse_interval(value: Option<&str>, problems: &mut Vec<Problem>) -> Duration 
                 format!("must be a number of seconds between 0.01 and 300, such as 5, got {v:?}"),
             ));
             default
+        }
+    }
+}
+
+/// `LOG_LINES`: 0 (off) up to [`MAX_LOG_LINES`].
+fn parse_log_lines(value: Option<&str>, problems: &mut Vec<Problem>) -> u32 {
+    let Some(v) = value else {
+        return DEFAULT_LOG_LINES;
+    };
+    match v.parse::<u32>() {
+        Ok(n) if n <= MAX_LOG_LINES => n,
+        _ => {
+            problems.push(Problem::new(
+                "LOG_LINES",
+                format!("must be a whole number of lines from 0 (off) to {MAX_LOG_LINES}, such as {DEFAULT_LOG_LINES}, got {v:?}"),
+            ));
+            DEFAULT_LOG_LINES
         }
     }
 }
@@ -792,6 +820,12 @@ impl Config {
                 &mut problems,
             )
             .or_else(|| default_endpoint.clone()),
+            logs: check_endpoint(
+                "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+                raw.aws_endpoint_url_cloudwatch_logs,
+                &mut problems,
+            )
+            .or_else(|| default_endpoint.clone()),
         };
 
         let cluster = clean(raw.cluster_name).unwrap_or_default();
@@ -973,6 +1007,7 @@ impl Config {
             &mut problems,
         ));
         let wait_interval = parse_interval(clean(raw.wait_interval).as_deref(), &mut problems);
+        let log_lines = parse_log_lines(clean(raw.log_lines).as_deref(), &mut problems);
         if keep_revisions.is_some() && !wait {
             problems.push(Problem::new(
                 "KEEP_REVISIONS",
@@ -1021,6 +1056,7 @@ impl Config {
             wait_interval,
             rollback_on_failure,
             pre_deploy,
+            log_lines,
             container_images,
             dry_run,
             keep_revisions,

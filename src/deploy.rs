@@ -19,6 +19,7 @@ use crate::ecs::{Ecs, Lookup};
 use crate::error::Error;
 use crate::follow::{self, Outcome, Watch, human, short};
 use crate::image::ImageRef;
+use crate::logs::LogReaders;
 use crate::outputs::{Record, ServiceRecord};
 use crate::plan::{self, Plan, PreDeployPlan};
 use crate::pre_deploy;
@@ -93,7 +94,10 @@ pub async fn deploy(
 
     let mut watches = watch(&updated, &services);
     report.step(&waiting_line(config, &watches));
-    follow::follow(&ecs, &follow_settings(config), &mut watches, report).await?;
+    // Built only if a failure report reads a container's logs.
+    let logs = LogReaders::new(config.endpoints.logs.clone(), credentials);
+    let settings = follow_settings(config, &plan, &registered);
+    follow::follow(&ecs, &logs, &settings, &mut watches, report).await?;
     record_outcomes(&watches, record);
 
     if watches
@@ -110,7 +114,7 @@ pub async fn deploy(
     }
     let mut error = failure(&watches);
     if config.rollback_on_failure {
-        error = roll_back(&ecs, config, &updated, report, error).await;
+        error = roll_back(&ecs, &logs, config, &updated, report, error).await;
     }
     Err(error)
 }
@@ -336,12 +340,21 @@ fn watch(updated: &[Updated], services: &[crate::rollout::Service]) -> Vec<Watch
         .collect()
 }
 
-fn follow_settings(config: &Config) -> follow::Settings {
+fn follow_settings(config: &Config, plan: &Plan, registered: &[String]) -> follow::Settings {
+    // The new revisions as registered: where their containers log, for a failure report.
+    let task_definitions = plan
+        .revisions
+        .iter()
+        .zip(registered)
+        .map(|(revision, arn)| (arn.clone(), revision.task_definition.register_request()))
+        .collect();
     follow::Settings {
         cluster: config.cluster.clone(),
         timeout: config.wait_timeout,
         interval: config.wait_interval,
         heartbeat: config.heartbeat,
+        log_lines: config.log_lines,
+        task_definitions,
     }
 }
 
@@ -520,6 +533,7 @@ fn failure(watches: &[Watch]) -> Error {
 /// the original failure with what happened added.
 async fn roll_back(
     ecs: &Ecs,
+    logs: &LogReaders,
     config: &Config,
     updated: &[Updated],
     report: &Reporter,
@@ -589,7 +603,12 @@ async fn roll_back(
                 )),
             }
         }
-        let followed = follow::follow(ecs, &follow_settings(config), &mut watches, report).await;
+        // Only the outcome of the rollback is reported, so its logs would not be shown.
+        let settings = follow::Settings {
+            log_lines: 0,
+            ..follow_settings(config, &Plan::default(), &[])
+        };
+        let followed = follow::follow(ecs, logs, &settings, &mut watches, report).await;
         for watch in &watches {
             let previous = revision_name(&watch.tracked.task_definition);
             let line = match (&followed, &watch.outcome) {

@@ -17,6 +17,10 @@ use crate::rollout::{Service, ServiceDeployment};
 /// A stopped task, reduced to what explains the stop.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoppedTask {
+    /// `taskArn`; its last segment is the task id that names the task's log streams.
+    pub task_arn: String,
+    /// `taskDefinitionArn`: where to find each container's `logConfiguration`.
+    pub task_definition_arn: String,
     /// `startedBy`: the deployment id for service tasks.
     pub started_by: String,
     /// `stopCode`, such as `EssentialContainerExited`.
@@ -332,6 +336,8 @@ impl Ecs {
             .iter()
             .filter(|t| t.started_by() == Some(deployment_id))
             .map(|t| StoppedTask {
+                task_arn: t.task_arn().unwrap_or_default().to_string(),
+                task_definition_arn: t.task_definition_arn().unwrap_or_default().to_string(),
                 started_by: t.started_by().unwrap_or_default().to_string(),
                 stop_code: t
                     .stop_code()

@@ -11,8 +11,12 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::ecs::{DESCRIBE_SERVICES_MAX, Ecs, Lookup, StoppedTask};
+use serde_json::Value;
+
+use crate::diagnose;
+use crate::ecs::{DESCRIBE_SERVICES_MAX, Ecs, Lookup};
 use crate::error::{AwsError, Changed, Error};
+use crate::logs::LogReaders;
 use crate::report::Reporter;
 use crate::rollout::{
     self, EventLog, FailureKind, Service, ServiceEvent, Tracked, Verdict, revision_name,
@@ -32,6 +36,11 @@ pub struct Settings {
     pub interval: Duration,
     /// Say something at least this often.
     pub heartbeat: Duration,
+    /// `LOG_LINES`: lines of each failed container's log in a failure report (0: none).
+    pub log_lines: u32,
+    /// Task definitions the deploy already holds, by ARN (each new revision's register
+    /// request), so a failure report need not describe them again.
+    pub task_definitions: HashMap<String, Value>,
 }
 
 /// How one followed deployment ended.
@@ -129,6 +138,7 @@ pub fn short(name_or_arn: &str) -> &str {
 /// AWS error that asking again will not fix.
 pub async fn follow(
     ecs: &Ecs,
+    logs: &LogReaders,
     settings: &Settings,
     watches: &mut [Watch],
     report: &Reporter,
@@ -162,7 +172,7 @@ pub async fn follow(
                 for watch in watches.iter_mut().filter(|w| w.outcome.is_none()) {
                     let lookup = lookups.next().unwrap_or(Lookup::Missing);
                     let observed = tokio::select! {
-                        observed = observe(ecs, settings, watch, lookup, report) => observed,
+                        observed = observe(ecs, logs, settings, watch, lookup, report) => observed,
                         () = &mut stop => return Err(interrupted(watches)),
                     };
                     match observed {
@@ -194,7 +204,7 @@ pub async fn follow(
         }
         if now >= deadline {
             for watch in watches.iter_mut().filter(|w| w.outcome.is_none()) {
-                let timed_out = timed_out(ecs, settings, watch).await;
+                let timed_out = timed_out(ecs, logs, settings, watch).await;
                 watch.outcome = Some(Outcome::TimedOut(timed_out));
             }
             return Ok(());
@@ -237,6 +247,7 @@ async fn describe_all(ecs: &Ecs, cluster: &str, names: &[String]) -> Result<Vec<
 /// decided.
 async fn observe(
     ecs: &Ecs,
+    logs: &LogReaders,
     settings: &Settings,
     watch: &mut Watch,
     lookup: Lookup,
@@ -296,7 +307,7 @@ async fn observe(
             });
         }
         Verdict::Failed(failure) => {
-            let report = failed(ecs, settings, &service, watch, &failure).await;
+            let report = failed(ecs, logs, settings, &service, watch, &failure).await;
             watch.outcome = Some(Outcome::Failed(report));
         }
         Verdict::InProgress | Verdict::Superseded { .. } => {}
@@ -439,7 +450,7 @@ fn lost(err: AwsError, watches: &[Watch]) -> Error {
     }
 }
 
-async fn timed_out(ecs: &Ecs, settings: &Settings, watch: &Watch) -> Report {
+async fn timed_out(ecs: &Ecs, logs: &LogReaders, settings: &Settings, watch: &Watch) -> Report {
     let mut details = Vec::new();
     if let Some(service) = &watch.last {
         details.push(format!(
@@ -450,7 +461,8 @@ async fn timed_out(ecs: &Ecs, settings: &Settings, watch: &Watch) -> Report {
             details.push(format!("recent event: {}", event.message));
         }
     }
-    details.extend(stopped_task_lines(ecs, settings, watch).await);
+    // Tasks that keep crashing are the usual reason a rollout never completes.
+    details.extend(stopped_task_lines(ecs, logs, settings, watch).await);
     Report {
         verdict: format!(
             "timed out after {} waiting for {} of {}; ECS keeps trying, so the service may still change",
@@ -466,20 +478,29 @@ async fn timed_out(ecs: &Ecs, settings: &Settings, watch: &Watch) -> Report {
     }
 }
 
-/// Why the tasks of our deployment stopped, one line per kind of stop. On a timeout only
-/// when some did stop: a slow rollout has nothing to show.
-async fn stopped_task_lines(ecs: &Ecs, settings: &Settings, watch: &Watch) -> Vec<String> {
-    match ecs
-        .stopped_tasks(&settings.cluster, &watch.name, &watch.tracked.deployment_id)
-        .await
-    {
-        Ok(tasks) => group_stopped(&tasks),
-        Err(err) => vec![format!("could not list the stopped tasks: {err}")],
-    }
+/// Why the tasks of our deployment stopped and what their containers logged
+/// ([`diagnose::stopped_tasks`]).
+async fn stopped_task_lines(
+    ecs: &Ecs,
+    logs: &LogReaders,
+    settings: &Settings,
+    watch: &Watch,
+) -> Vec<String> {
+    diagnose::stopped_tasks(
+        ecs,
+        logs,
+        &settings.cluster,
+        &watch.name,
+        &watch.tracked.deployment_id,
+        &settings.task_definitions,
+        settings.log_lines,
+    )
+    .await
 }
 
 async fn failed(
     ecs: &Ecs,
+    logs: &LogReaders,
     settings: &Settings,
     service: &Service,
     watch: &Watch,
@@ -526,10 +547,10 @@ async fn failed(
     if let Some(reason) = &failure.reason {
         details.push(format!("ECS says: {reason}"));
     }
-    details.extend(stopped_task_lines(ecs, settings, watch).await);
+    details.extend(stopped_task_lines(ecs, logs, settings, watch).await);
     let mut hints = Vec::new();
-    if details.iter().any(|d| d.contains("exit code")) {
-        hints.push("the container exited; check its logs (awslogs) for the crash".into());
+    if settings.log_lines == 0 && details.iter().any(|d| d.contains("exit code")) {
+        hints.push("the container exited; check its logs for the crash (LOG_LINES is 0, so none are shown here)".into());
     }
     if failure.kind == FailureKind::Replaced {
         hints.push("another pipeline or person deployed at the same time; deploy one change at a time per service".into());
@@ -539,48 +560,4 @@ async fn failed(
         details,
         hints,
     }
-}
-
-/// One line per distinct way the tasks stopped, with a count: three identical crashes read
-/// as one line.
-pub fn group_stopped(tasks: &[StoppedTask]) -> Vec<String> {
-    let mut groups: Vec<(String, usize)> = Vec::new();
-    for task in tasks {
-        let mut line = String::new();
-        if !task.stop_code.is_empty() {
-            line.push_str(&task.stop_code);
-            line.push_str(": ");
-        }
-        line.push_str(if task.stopped_reason.is_empty() {
-            "stopped"
-        } else {
-            &task.stopped_reason
-        });
-        for (name, exit_code, reason) in &task.containers {
-            match (exit_code, reason.is_empty()) {
-                (Some(code), true) => {
-                    line.push_str(&format!("; container {name} exit code {code}"));
-                }
-                (Some(code), false) => {
-                    line.push_str(&format!("; container {name} exit code {code} ({reason})"));
-                }
-                (None, false) => line.push_str(&format!("; container {name}: {reason}")),
-                (None, true) => {}
-            }
-        }
-        match groups.iter_mut().find(|(l, _)| *l == line) {
-            Some((_, n)) => *n += 1,
-            None => groups.push((line, 1)),
-        }
-    }
-    groups
-        .into_iter()
-        .map(|(line, n)| {
-            if n == 1 {
-                format!("stopped task: {line}")
-            } else {
-                format!("{n} stopped tasks: {line}")
-            }
-        })
-        .collect()
 }

@@ -88,6 +88,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "on failure or timeout, put the service back on its previous revision (still exits 1)",
     ),
     (
+        "LOG_LINES",
+        "20",
+        "when a deploy fails, show this many of the last lines each failed container wrote to CloudWatch Logs (0-500; 0 turns it off)",
+    ),
+    (
         "CONTAINER_IMAGES",
         "-",
         "list of container=image pairs to deploy several containers at once (instead of IMAGE/CONTAINER_NAME)",
@@ -159,7 +164,7 @@ pub fn text() -> String {
         ));
     }
     out.push_str(
-        "\nAdvanced: AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_STS/_ECS/_ECR) send calls to another endpoint; NO_COLOR turns colour off.\n\
+        "\nAdvanced: AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_STS/_ECS/_ECR/_CLOUDWATCH_LOGS) send calls to another endpoint; NO_COLOR turns colour off.\n\
          \nExit codes:\n  0  deployed and verified (or started, with WAIT=false)\n  \
          1  the service was updated and the deployment then failed, rolled back or timed out\n  \
          2  refused before the service was changed (bad variables, credentials, not found, access denied)\n  \

@@ -7,12 +7,15 @@
 //! 3. [`read`]: read the services and the task definitions they run; [`ecr`]: check the images;
 //! 4. [`plan`] (pure): the new revisions (each identical to its source but for the images,
 //!    see [`task_def`]) and which service moves to which;
-//! 5. [`apply`]: register the revisions and update every service in one call each;
-//! 6. [`follow`] + [`rollout`] (pure): follow every deployment to a verdict.
+//! 5. [`apply`]: register the revisions, run `PRE_DEPLOY_COMMAND` ([`pre_deploy`]), and
+//!    update every service in one call each;
+//! 6. [`follow`] + [`rollout`] (pure): follow every deployment to a verdict;
+//! 7. [`diagnose`]: on a failure, why the tasks stopped and what their containers logged
+//!    ([`logs`]).
 //!
 //! Decisions ([`config`], [`plan`], [`task_def`], [`rollout`], [`image`], [`policy`]) never
-//! call AWS and are tested without a network; only [`auth`], [`ecs`] and [`ecr`] name SDK
-//! operations.
+//! call AWS and are tested without a network; only [`auth`], [`ecs`], [`ecr`] and [`logs`]
+//! name SDK operations.
 
 pub mod apply;
 pub mod auth;
@@ -21,12 +24,14 @@ pub mod claims;
 pub mod cleanup;
 pub mod config;
 pub mod deploy;
+pub mod diagnose;
 pub mod ecr;
 pub mod ecs;
 pub mod error;
 pub mod follow;
 pub mod help;
 pub mod image;
+pub mod logs;
 pub mod outputs;
 pub mod plan;
 pub mod policy;

@@ -65,7 +65,7 @@ pub struct ServicePlan {
 }
 
 /// Everything a deploy will change.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
     /// The revisions to register, in the order of the first service that uses each.
     pub revisions: Vec<NewRevision>,

@@ -18,6 +18,9 @@ pub struct Policies {
     pub notes: Vec<String>,
 }
 
+/// The statement that lets a failure report show the containers' last log lines.
+pub const LOGS_SID: &str = "OptionalShowLogsOfFailedTasks";
+
 fn name_of(name_or_arn: &str) -> &str {
     name_or_arn.rsplit('/').next().unwrap_or(name_or_arn)
 }
@@ -234,6 +237,29 @@ pub fn build(
             "Resource": roles,
             "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
         }));
+    }
+    if config.log_lines > 0 {
+        let groups: Vec<String> = match task_definition {
+            Some(td) => crate::logs::awslogs_groups(td.containers(), region)
+                .into_iter()
+                .map(|(r, g)| format!("arn:{partition}:logs:{r}:{account}:log-group:{g}:*"))
+                .collect(),
+            None => {
+                notes.push("replace <LOG_GROUP> with the awslogs-group of the service's containers (or set TASK_DEFINITION to fill it in)".into());
+                vec![format!(
+                    "arn:{partition}:logs:{region}:{account}:log-group:<LOG_GROUP>:*"
+                )]
+            }
+        };
+        if !groups.is_empty() {
+            notes.push(format!("{LOGS_SID} (logs:GetLogEvents) is optional: without it a failed deploy says the role may not read the containers' logs instead of showing their last lines (LOG_LINES)"));
+            statements.push(json!({
+                "Sid": LOGS_SID,
+                "Effect": "Allow",
+                "Action": "logs:GetLogEvents",
+                "Resource": groups,
+            }));
+        }
     }
     let permissions = json!({"Version": "2012-10-17", "Statement": statements});
 

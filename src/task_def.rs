@@ -105,7 +105,8 @@ impl TaskDefinition {
             .unwrap_or_default()
     }
 
-    fn containers(&self) -> &[Value] {
+    /// The container definitions, in definition order.
+    pub fn containers(&self) -> &[Value] {
         self.body
             .get("containerDefinitions")
             .and_then(Value::as_array)

@@ -10,6 +10,7 @@ mod deploy_moto;
 mod edges;
 mod features;
 mod image;
+mod logs;
 mod permissions;
 mod plan;
 mod pre_deploy;

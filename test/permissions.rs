@@ -307,7 +307,7 @@ fn print_iam_policy_reads_the_roles_from_a_task_definition_file_and_needs_no_tok
         .env("TASK_DEFINITION", "ecs/api.json");
     p.write_file(
         "ecs/api.json",
-        r#"{"family": "api", "taskRoleArn": "arn:aws:iam::123456789012:role/api-task", "executionRoleArn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole", "containerDefinitions": [{"name": "api", "image": "x"}]}"#,
+        r#"{"family": "api", "taskRoleArn": "arn:aws:iam::123456789012:role/api-task", "executionRoleArn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole", "containerDefinitions": [{"name": "api", "image": "x", "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/api", "awslogs-stream-prefix": "ecs"}}}]}"#,
     );
     let out = p.run();
     out.assert_success();
@@ -328,6 +328,13 @@ fn print_iam_policy_reads_the_roles_from_a_task_definition_file_and_needs_no_tok
         statement(&doc, "TagNewRevisions").expect("tag")["Resource"],
         json!("arn:aws:ecs:eu-west-1:123456789012:task-definition/api:*")
     );
+    let logs = statement(&doc, "OptionalShowLogsOfFailedTasks").expect("logs");
+    assert_eq!(logs["Action"], json!("logs:GetLogEvents"));
+    assert_eq!(
+        logs["Resource"],
+        json!(["arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/api:*"])
+    );
+    out.assert_contains("OptionalShowLogsOfFailedTasks (logs:GetLogEvents) is optional");
 }
 
 #[test]

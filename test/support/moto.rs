@@ -498,6 +498,80 @@ impl Client {
     }
 }
 
+/// CloudWatch Logs JSON 1.1 target prefix.
+pub const LOGS_TARGET: &str = "Logs_20140328";
+
+/// CloudWatch Logs, in any region: moto keeps one store per region, taken from the credential
+/// scope, so a log group in another region than the cluster's must be written there.
+impl Client {
+    /// A CloudWatch Logs call in `region`; panics with status and body on a non-2xx reply.
+    pub fn logs_in(&self, region: &str, op: &str, body: Value) -> Value {
+        let auth = auth_header("logs").replace(&format!("/{REGION}/"), &format!("/{region}/"));
+        let target = format!("{LOGS_TARGET}.{op}");
+        let headers = [
+            ("X-Amz-Target", target.as_str()),
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("X-Amz-Date", "20260101T000000Z"),
+            ("Authorization", auth.as_str()),
+        ];
+        let r = http::send(
+            &self.endpoint,
+            "POST",
+            "/",
+            &headers,
+            body.to_string().as_bytes(),
+        )
+        .unwrap_or_else(|e| panic!("moto logs {op}: request failed: {e}"));
+        assert!(
+            r.is_success(),
+            "moto logs {op} failed: HTTP {}: {}",
+            r.status,
+            r.text()
+        );
+        serde_json::from_slice(&r.body).unwrap_or_else(|_| json!({}))
+    }
+
+    /// Creates a log stream in `region`, and its group unless it exists.
+    pub fn create_log_stream(&self, region: &str, group: &str, stream: &str) {
+        let groups = self.logs_in(
+            region,
+            "DescribeLogGroups",
+            json!({"logGroupNamePrefix": group}),
+        );
+        let exists = groups["logGroups"]
+            .as_array()
+            .is_some_and(|g| g.iter().any(|g| g["logGroupName"] == group));
+        if !exists {
+            self.logs_in(region, "CreateLogGroup", json!({"logGroupName": group}));
+        }
+        self.logs_in(
+            region,
+            "CreateLogStream",
+            json!({"logGroupName": group, "logStreamName": stream}),
+        );
+    }
+
+    /// PutLogEvents of `(epoch milliseconds, message)` pairs, oldest first, as a container's
+    /// log driver would write them.
+    pub fn put_log_events(
+        &self,
+        region: &str,
+        group: &str,
+        stream: &str,
+        events: &[(i64, String)],
+    ) {
+        let events: Vec<Value> = events
+            .iter()
+            .map(|(timestamp, message)| json!({"timestamp": timestamp, "message": message}))
+            .collect();
+        self.logs_in(
+            region,
+            "PutLogEvents",
+            json!({"logGroupName": group, "logStreamName": stream, "logEvents": events}),
+        );
+    }
+}
+
 /// `arn:aws:ecs:eu-west-1:123456789012:task-definition/<family>:<revision>`
 pub fn task_definition_arn(family: &str, revision: u32) -> String {
     format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{family}:{revision}")
