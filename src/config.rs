@@ -329,12 +329,23 @@ pub struct BitbucketContext {
 }
 
 /// A task definition file from the repository, already parsed.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TaskDefinitionFile {
     /// The path as the user wrote it, for messages.
     pub display: String,
     /// The parsed JSON.
     pub json: serde_json::Value,
+}
+
+/// Only the path: the file holds environment values, which may be secrets, and `DEBUG`
+/// prints the whole configuration.
+impl std::fmt::Debug for TaskDefinitionFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskDefinitionFile")
+            .field("display", &self.display)
+            .field("json", &"(not printed)")
+            .finish()
+    }
 }
 
 /// List variables, read before `envy` sees the rest.

@@ -14,6 +14,7 @@ use crate::auth;
 use crate::aws;
 use crate::cleanup;
 use crate::config::Config;
+use crate::diagnose;
 use crate::ecr;
 use crate::ecs::{Ecs, Lookup};
 use crate::error::Error;
@@ -49,6 +50,8 @@ pub async fn deploy(
         report.warn(warning);
     }
     let credentials = auth::credentials(config, report).await?;
+    // Built only when a log is read (a failure report, the pre-deploy command's output).
+    let logs = LogReaders::new(config.endpoints.logs.clone(), credentials.clone());
     let ecs = Ecs::new(aws::ecs_client(
         &config.region,
         config.endpoints.ecs.as_deref(),
@@ -77,7 +80,12 @@ pub async fn deploy(
         service.task_definition_arn = planned.revision.and_then(|i| registered.get(i).cloned());
     }
     if let Some(pre) = &plan.pre_deploy {
-        run_pre_deploy(&ecs, config, &plan, pre, &registered, report, record).await?;
+        let parts = PreDeploySources {
+            plan: &plan,
+            registered: &registered,
+            task_definitions: &sources,
+        };
+        run_pre_deploy(&ecs, &logs, config, pre, &parts, report, record).await?;
     }
     let updated = apply::update(&ecs, config, &plan, &registered, report).await?;
     for u in &updated {
@@ -94,8 +102,6 @@ pub async fn deploy(
 
     let mut watches = watch(&updated, &services);
     report.step(&waiting_line(config, &watches));
-    // Built only if a failure report reads a container's logs.
-    let logs = LogReaders::new(config.endpoints.logs.clone(), credentials);
     let settings = follow_settings(config, &plan, &registered);
     follow::follow(&ecs, &logs, &settings, &mut watches, report).await?;
     record_outcomes(&watches, record);
@@ -119,29 +125,47 @@ pub async fn deploy(
     Err(error)
 }
 
+/// What the pre-deploy task is made of: the plan, the ARNs registered, and the task
+/// definitions read.
+struct PreDeploySources<'a> {
+    plan: &'a Plan,
+    registered: &'a [String],
+    task_definitions: &'a HashMap<String, Value>,
+}
+
 /// `PRE_DEPLOY_COMMAND`, once, with the first service's new revision and network.
 async fn run_pre_deploy(
     ecs: &Ecs,
+    logs: &LogReaders,
     config: &Config,
-    plan: &Plan,
     pre: &PreDeployPlan,
-    registered: &[String],
+    sources: &PreDeploySources<'_>,
     report: &Reporter,
     record: &mut Record,
 ) -> Result<(), Error> {
-    let first = &plan.services[pre.service];
+    let first = &sources.plan.services[pre.service];
+    let new = sources.plan.revision_of(first);
     let task_definition = first
         .revision
-        .and_then(|i| registered.get(i))
+        .and_then(|i| sources.registered.get(i))
         .unwrap_or(&first.current);
+    let body = match new {
+        Some(revision) => revision.task_definition.register_request(),
+        None => sources
+            .task_definitions
+            .get(&first.current)
+            .cloned()
+            .unwrap_or(Value::Null),
+    };
     let context = pre_deploy::Context {
+        log_configuration: diagnose::log_configuration(&body, &pre.container).flatten(),
         service: short(&first.name),
         current: &first.current,
         task_definition,
-        registered,
+        registered: sources.registered,
     };
     let mut task = pre_deploy::TaskRecord::default();
-    let result = pre_deploy::run(ecs, config, pre, &context, report, &mut task).await;
+    let result = pre_deploy::run(ecs, logs, config, pre, &context, report, &mut task).await;
     record.pre_deploy = Some(task);
     result
 }

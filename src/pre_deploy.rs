@@ -15,6 +15,7 @@ use crate::config::{BitbucketContext, Config};
 use crate::ecs::Ecs;
 use crate::error::{Changed, Error};
 use crate::follow::{human, shutdown_signal};
+use crate::logs::{self, Cursor, Located, LogReader, LogReaders};
 use crate::plan::PreDeployPlan;
 use crate::report::Reporter;
 use crate::rollout::revision_name;
@@ -258,8 +259,12 @@ pub fn placement_line(plan: &PreDeployPlan) -> String {
     }
 }
 
-/// What the failure's last line says about the services, given how far the deploy got.
+/// What the failure's last line says about the services, given how far the deploy got, and
+/// where the chosen container logs.
 pub struct Context<'a> {
+    /// The chosen container's `logConfiguration` in the revision the task runs (`None`: it
+    /// has none), to show its log as it arrives.
+    pub log_configuration: Option<&'a Value>,
     /// The first service (whose revision and network the task used).
     pub service: &'a str,
     /// The revision that service still runs.
@@ -294,6 +299,7 @@ impl Context<'_> {
 /// Runs the task and follows it to a verdict. `Ok` only when the chosen container exited 0.
 pub async fn run(
     ecs: &Ecs,
+    logs: &LogReaders,
     config: &Config,
     plan: &PreDeployPlan,
     context: &Context<'_>,
@@ -358,7 +364,32 @@ pub async fn run(
         short_task(&task_arn),
         human(timeout)
     ));
-    let outcome = follow_task(ecs, config, &task_arn, timeout, report).await;
+    let mut log = if config.log_lines == 0 {
+        None
+    } else {
+        match logs::locate(
+            context.log_configuration,
+            &plan.container,
+            &task_arn,
+            &config.region,
+        ) {
+            Located::CloudWatch(at) => {
+                report.detail(&format!(
+                    "its log as it arrives (log group {}, stream {}, {}):",
+                    at.group, at.stream, at.region
+                ));
+                Some(Log {
+                    reader: logs.in_region(&at.region),
+                    cursor: Cursor::new(&at.group, &at.stream),
+                })
+            }
+            Located::Elsewhere(why) => {
+                report.detail(logs::no_logs(&plan.container, &why).trim_start());
+                None
+            }
+        }
+    };
+    let outcome = follow_task(ecs, config, &task_arn, timeout, &mut log, report).await;
     record.duration_seconds = started.elapsed().as_secs();
     let (task, ended) = match outcome {
         Ok(task) => (task, None),
@@ -443,6 +474,42 @@ pub async fn run(
     }
 }
 
+/// The chosen container's stream, read as it grows.
+struct Log {
+    reader: LogReader,
+    cursor: Cursor,
+}
+
+/// Prints what the container logged since the last call, each line once, in order. A read
+/// that fails is said once and ends the streaming; the command's verdict does not depend on it.
+async fn show_new_lines(log: &mut Option<Log>, report: &Reporter) {
+    let Some(current) = log.as_mut() else {
+        return;
+    };
+    match current.reader.read_new(&mut current.cursor).await {
+        Ok(events) => {
+            for line in events
+                .iter()
+                .flat_map(|e| e.message.lines())
+                .map(|line| line.trim_end_matches('\r'))
+            {
+                report.detail(&format!("  {}", logs::cut(line)));
+            }
+        }
+        Err(err) => {
+            let missing = if err.is_access_denied() {
+                " (the role needs logs:GetLogEvents on the log group)"
+            } else {
+                ""
+            };
+            report.warn(&format!(
+                "cannot show the command's log: {err}{missing}; following the task without it"
+            ));
+            *log = None;
+        }
+    }
+}
+
 /// Why following the task ended before it stopped.
 struct Ended {
     last: Option<Value>,
@@ -459,6 +526,7 @@ async fn follow_task(
     config: &Config,
     task_arn: &str,
     timeout: Duration,
+    log: &mut Option<Log>,
     report: &Reporter,
 ) -> Result<Value, Box<Ended>> {
     let deadline = Instant::now() + timeout;
@@ -478,8 +546,11 @@ async fn follow_task(
                     matches!(status.as_str(), "RUNNING" | "DEACTIVATING" | "STOPPING")
                         || task.get("startedAt").is_some();
                 if status != shown_status {
-                    report.detail(&format!("task {}", status));
-                    shown_status = status.clone();
+                    report.detail(&format!("task {status}"));
+                    shown_status.clone_from(&status);
+                }
+                if reached_running {
+                    show_new_lines(log, report).await;
                 }
                 if status == "STOPPED" {
                     return Ok(task);

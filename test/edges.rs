@@ -298,3 +298,25 @@ fn print_iam_policy_reports_a_file_that_is_json_but_not_a_task_definition() {
     );
     assert!(fake.requests().is_empty());
 }
+
+#[test]
+fn debug_never_prints_the_values_of_a_task_definition_file() {
+    let fake = EcsFake::start(Script::new(vec![completed()]));
+    let p = pipe(&fake.endpoint())
+        .env("DEBUG", "true")
+        .env("TASK_DEFINITION", "ecs/td.json");
+    let secret = "postgres://app:Xk29-s3cr3t-pw@db.internal/app";
+    p.write_file(
+        "ecs/td.json",
+        json!({"family": "web", "containerDefinitions": [{"name": "app", "image": "nginx:1.27",
+            "environment": [{"name": "DATABASE_URL", "value": secret}]}]})
+        .to_string(),
+    );
+    let out = p.run();
+    out.assert_success()
+        .assert_contains("DEBUG configuration config=Config")
+        .assert_contains(
+            "TaskDefinitionFile { display: \"ecs/td.json\", json: \"(not printed)\" }",
+        );
+    crate::support::pipe::assert_no_secrets(&out, &[secret, "Xk29-s3cr3t-pw"]);
+}

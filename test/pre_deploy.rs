@@ -346,3 +346,74 @@ fn bad_pre_deploy_variables_are_refused_before_any_call() {
         .assert_contains("PRE_DEPLOY_CONTAINER is set but PRE_DEPLOY_COMMAND is not");
     assert!(fake.fake.requests().is_empty(), "{:?}", fake.operations());
 }
+
+#[test]
+fn the_commands_log_lines_appear_as_they_arrive_in_order_each_once() {
+    use crate::support::moto::Moto;
+
+    let moto = Moto::start();
+    let group = "/ecs/web";
+    let stream = "ecs/app/5d2f0c8e9b1a4c3d8e7f6a5b4c3d2e1f";
+    moto.create_log_stream("eu-west-1", group, stream);
+    let at = |i: i64| i64::try_from(crate::support::now_epoch()).expect("epoch") * 1000 + i;
+    let first: Vec<(i64, String)> = (1..=3)
+        .map(|i| (at(i), format!("== migrating step {i}")))
+        .collect();
+    moto.put_log_events("eu-west-1", group, stream, &first);
+
+    let running = [("app", None)];
+    let mut frames = vec![task("PENDING", &running)];
+    frames.extend(std::iter::repeat_n(task("RUNNING", &running), 40));
+    frames.push(task("STOPPED", &[("app", Some(0))]));
+    let fake = with_task(TaskScript {
+        failures: Vec::new(),
+        frames,
+    });
+    let p = pipe(&fake)
+        .env("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", &moto.endpoint())
+        .env("TASK_DEFINITION", "ecs/td.json");
+    p.write_file(
+        "ecs/td.json",
+        json!({"family": "web", "containerDefinitions": [{"name": "app", "image": "nginx:1.27",
+            "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": group, "awslogs-region": "eu-west-1", "awslogs-stream-prefix": "ecs"}}}]})
+        .to_string(),
+    );
+    let proc = p.spawn();
+    // More lines arrive while the task runs.
+    let start = std::time::Instant::now();
+    while fake.bodies("DescribeTasks").len() < 5 && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let second: Vec<(i64, String)> = (4..=5)
+        .map(|i| (at(i), format!("== migrating step {i}")))
+        .collect();
+    moto.put_log_events("eu-west-1", group, stream, &second);
+    let out = proc.wait(Duration::from_secs(60));
+    out.assert_success().assert_contains(&format!(
+        "its log as it arrives (log group {group}, stream {stream}, eu-west-1):"
+    ));
+    let shown: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("== migrating step"))
+        .collect();
+    assert_eq!(
+        shown,
+        (1..=5)
+            .map(|i| format!("    == migrating step {i}"))
+            .collect::<Vec<_>>(),
+        "{}",
+        out.describe()
+    );
+    let stream_line = out
+        .stderr
+        .lines()
+        .position(|l| l.contains("== migrating step 5"))
+        .unwrap_or_default();
+    let stopped = out
+        .stderr
+        .lines()
+        .position(|l| l == "  task STOPPED")
+        .unwrap_or_default();
+    assert!(stream_line < stopped, "{}", out.describe());
+}
