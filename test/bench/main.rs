@@ -19,6 +19,7 @@
 //!
 //! Nothing here is asserted: the numbers are printed, with ratios against ours.
 
+mod services;
 #[allow(unused_imports)]
 #[path = "../support/mod.rs"]
 mod support;
@@ -1112,6 +1113,7 @@ fn main() {
         fmt_dur(ROLLBACK_TAKES)
     );
     let failed = clocked_scenario(&bench, Outcome::Failed, &clocked_tools);
+    let several = services::scenario(bench.clocked_runs);
 
     let results = Results {
         instant,
@@ -1123,6 +1125,7 @@ fn main() {
         load_after: load_average(),
     };
     report(&bench, &results);
+    services::report(&several);
     eprintln!("bench: done in {}", fmt_dur(began.elapsed()));
 }
 
