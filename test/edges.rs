@@ -13,7 +13,7 @@ use ecs_oidc_deploy::outputs::Record;
 use ecs_oidc_deploy::report::Reporter;
 
 use crate::support::ecs_fake::{
-    EcsFake, NEW_TD, OLD_ID, OLD_TD, OUR_ID, SD_ARN, Script, deployment, service,
+    EcsFake, NEW_TD, OLD_ID, OLD_TD, OUR_ID, SD_ARN, Script, completed_service, deployment, service,
 };
 use crate::support::fake::{Fake, Resp};
 use crate::support::pipe::{Outcome, Pipe};
@@ -35,21 +35,6 @@ fn in_progress() -> Value {
             deployment(OUR_ID, "PRIMARY", NEW_TD, 1, 3, 2, Some("IN_PROGRESS")),
             deployment(OLD_ID, "ACTIVE", OLD_TD, 3, 3, 0, Some("COMPLETED")),
         ],
-        vec![],
-    )
-}
-
-fn completed() -> Value {
-    service(
-        vec![deployment(
-            OUR_ID,
-            "PRIMARY",
-            NEW_TD,
-            3,
-            3,
-            0,
-            Some("COMPLETED"),
-        )],
         vec![],
     )
 }
@@ -99,7 +84,7 @@ fn a_service_deleted_while_waiting_ends_the_wait_with_a_failure() {
 
 #[test]
 fn an_unreachable_ecs_endpoint_says_aws_could_not_be_reached() {
-    let fake = EcsFake::start(Script::new(vec![completed()]));
+    let fake = EcsFake::start(Script::new(vec![completed_service()]));
     // A port that was just free: connections are refused at once.
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -122,7 +107,7 @@ fn an_unreachable_ecs_endpoint_says_aws_could_not_be_reached() {
 
 #[test]
 fn a_failing_clean_up_or_outputs_write_warns_and_leaves_the_verdict_alone() {
-    let mut script = Script::new(vec![completed()]);
+    let mut script = Script::new(vec![completed_service()]);
     script.deny = Some((
         "ListTaskDefinitions".into(),
         "User: arn:aws:sts::123456789012:assumed-role/deploy/bitbucket-web-app-42 is not authorized to perform: ecs:ListTaskDefinitions on resource: * because no identity-based policy allows the ecs:ListTaskDefinitions action".into(),
@@ -178,7 +163,7 @@ fn a_quiet_wait_prints_a_heartbeat_with_the_state() {
     // The library in-process, with the heartbeat shortened from 30 s to 0.3 s: a second of
     // identical polls must print it at least twice, with the counts.
     let mut frames = vec![in_progress(); 30];
-    frames.push(completed());
+    frames.push(completed_service());
     let fake = EcsFake::start(Script::new(frames));
     let vars = pipe(&fake.endpoint()).vars();
     let mut config = Config::from_vars(vars).expect("valid variables");
@@ -301,7 +286,7 @@ fn print_iam_policy_reports_a_file_that_is_json_but_not_a_task_definition() {
 
 #[test]
 fn debug_never_prints_the_values_of_a_task_definition_file() {
-    let fake = EcsFake::start(Script::new(vec![completed()]));
+    let fake = EcsFake::start(Script::new(vec![completed_service()]));
     let p = pipe(&fake.endpoint())
         .env("DEBUG", "true")
         .env("TASK_DEFINITION", "ecs/td.json");

@@ -3,28 +3,13 @@
 
 use serde_json::{Value, json};
 
-use crate::support::ecs_fake::{EcsFake, NEW_TD, OLD_TD, OUR_ID, Script, deployment, service};
+use crate::support::ecs_fake::{EcsFake, NEW_TD, OLD_TD, completed};
 use crate::support::fake::{Fake, Resp};
 use crate::support::pipe::{Outcome, Pipe, assert_no_secrets};
 use crate::support::snapshot::assert_snapshot;
 use crate::support::token;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/deploy";
-
-fn completed() -> Script {
-    Script::new(vec![service(
-        vec![deployment(
-            OUR_ID,
-            "PRIMARY",
-            NEW_TD,
-            3,
-            3,
-            0,
-            Some("COMPLETED"),
-        )],
-        vec![],
-    )])
-}
 
 fn pipe(endpoint: &str) -> Pipe {
     Pipe::new()

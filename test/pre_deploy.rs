@@ -4,27 +4,10 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::ecs_fake::{
-    EcsFake, NEW_TD, OUR_ID, Script, TASK_ARN, TaskScript, deployment, service, task,
-};
+use crate::support::ecs_fake::{EcsFake, NEW_TD, TASK_ARN, TaskScript, completed, task};
 use crate::support::pipe::{Outcome, Pipe};
-
-fn completed() -> Script {
-    Script::new(vec![service(
-        vec![deployment(
-            OUR_ID,
-            "PRIMARY",
-            NEW_TD,
-            3,
-            3,
-            0,
-            Some("COMPLETED"),
-        )],
-        vec![],
-    )])
-}
 
 /// A task that goes PROVISIONING → PENDING → RUNNING → STOPPED with these exit codes.
 fn lifecycle(app: Option<i32>, envoy: Option<i32>) -> TaskScript {
@@ -129,15 +112,8 @@ fn the_outputs_record_the_task_its_exit_code_and_duration() {
     let fake = with_task(lifecycle(Some(0), None));
     let p = pipe(&fake);
     p.run().assert_success();
-    let dir = std::path::PathBuf::from(
-        p.get_env("BITBUCKET_PIPE_SHARED_STORAGE_DIR")
-            .expect("storage dir"),
-    )
-    .join("ecs-oidc-deploy");
-    let json: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("deployment.json")).expect("json written"),
-    )
-    .expect("valid JSON");
+    let dir = p.outputs_dir();
+    let json = p.deployment_json();
     assert_eq!(json["preDeploy"]["taskArn"], json!(TASK_ARN));
     assert_eq!(json["preDeploy"]["exitCode"], json!(0));
     assert_eq!(json["preDeploy"]["verdict"], json!("succeeded"));

@@ -391,15 +391,8 @@ fn outputs_list_every_service_with_its_own_verdict() {
         pipe(&player.endpoint(), &["web", "worker"]).env("IMAGE", &format!("{REGISTRY}/app:v2"));
     let out = p.run();
     out.assert_code(1);
-    let dir = std::path::PathBuf::from(
-        p.get_env("BITBUCKET_PIPE_SHARED_STORAGE_DIR")
-            .expect("storage dir"),
-    )
-    .join("ecs-oidc-deploy");
-    let json: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("deployment.json")).expect("json written"),
-    )
-    .expect("valid JSON");
+    let dir = p.outputs_dir();
+    let json = p.deployment_json();
     assert_eq!(json["verdict"], "failed");
     assert_eq!(
         json["service"],

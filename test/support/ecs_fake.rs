@@ -376,6 +376,27 @@ fn handle(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
     }
 }
 
+/// The service with our deployment complete: PRIMARY, COMPLETED, all tasks running.
+pub fn completed_service() -> Value {
+    service(
+        vec![deployment(
+            OUR_ID,
+            "PRIMARY",
+            NEW_TD,
+            3,
+            3,
+            0,
+            Some("COMPLETED"),
+        )],
+        vec![],
+    )
+}
+
+/// A deploy whose rollout is complete at the first poll.
+pub fn completed() -> Script {
+    Script::new(vec![completed_service()])
+}
+
 /// The service before a deploy: one COMPLETED deployment of the old revision.
 pub fn settled_service() -> Value {
     service(

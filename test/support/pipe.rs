@@ -138,6 +138,24 @@ impl Pipe {
             .collect()
     }
 
+    /// Where the pipe writes `deployment.json` and `deployment.env` for later steps.
+    pub fn outputs_dir(&self) -> PathBuf {
+        PathBuf::from(
+            self.get_env("BITBUCKET_PIPE_SHARED_STORAGE_DIR")
+                .expect("BITBUCKET_PIPE_SHARED_STORAGE_DIR is set"),
+        )
+        .join("ecs-oidc-deploy")
+    }
+
+    /// The `deployment.json` the last run wrote.
+    pub fn deployment_json(&self) -> serde_json::Value {
+        let path = self.outputs_dir().join("deployment.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+    }
+
     /// The value a variable will have.
     pub fn get_env(&self, key: &str) -> Option<&str> {
         self.env.get(key).map(String::as_str)
