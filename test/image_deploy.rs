@@ -109,10 +109,17 @@ fn main() -> ExitCode {
     if !running.ends_with("task-definition/web:2") && running != "web:2" {
         problems.push(format!("the service runs {running:?}, not web:2"));
     }
-    let image = &moto.describe_task_definition("web:2")["taskDefinition"]["containerDefinitions"]
-        [0]["image"];
-    if image != &json!(format!("{REGISTRY}/web:v2")) {
-        problems.push(format!("web:2 has image {image}, not web:v2"));
+    // A failed run registered nothing: a problem to list, not a panic.
+    match moto.ecs_result("DescribeTaskDefinition", json!({"taskDefinition": "web:2"})) {
+        Ok(web2) => {
+            let image = &web2["taskDefinition"]["containerDefinitions"][0]["image"];
+            if image != &json!(format!("{REGISTRY}/web:v2")) {
+                problems.push(format!("web:2 has image {image}, not web:v2"));
+            }
+        }
+        Err((status, body)) => {
+            problems.push(format!("web:2 is not registered: HTTP {status}: {body}"))
+        }
     }
 
     // Written by the pipe, as root, into the clone Bitbucket mounts (README "Outputs").
