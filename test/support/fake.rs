@@ -569,6 +569,8 @@ impl Drop for Fake {
 async fn accept_loop(listener: &tokio::net::TcpListener, shared: &Arc<Shared>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors, say: wait a little rather than spin.
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             continue;
         };
         let _ = stream.set_nodelay(true);
