@@ -12,6 +12,7 @@ use crate::support::fake::{Fake, ProxyCtx, Req, Resp, RolloutPlayer};
 use crate::support::http;
 use crate::support::moto::{Client, Moto};
 use crate::support::pipe::{Pipe, assert_no_secrets};
+use crate::support::snapshot;
 use crate::support::token;
 
 #[test]
@@ -255,6 +256,24 @@ fn token_is_jwt_shaped_with_bitbucket_claims() {
     assert_eq!(claims["branchName"], "release");
     assert!(claims.get("iat").is_none());
     assert!(claims["exp"].as_u64().expect("exp") > crate::support::now_epoch() + 3000);
+}
+
+#[test]
+fn snapshot_filters_blank_what_changes_run_to_run_and_nothing_else() {
+    let output = "\
+▶ Waiting for ecs-svc/7700000000000000042 (timeout 30m, polling every 5s)
+  still waiting (4m05s): 2/3 running, web:42 on port 8080
+  token expires in 59m, at 1767225600; took 1.2s
+  request id: 3f1c2a9e-0b4d-4c6e 12s
+";
+    snapshot::settings().bind(|| {
+        insta::assert_snapshot!(output, @r"
+        ▶ Waiting for ecs-svc/7700000000000000042 (timeout <t>, polling every <t>)
+          still waiting (<t>): 2/3 running, web:42 on port 8080
+          token expires in <t>, at <epoch>; took <t>
+          request id: <id>
+        ");
+    });
 }
 
 #[test]

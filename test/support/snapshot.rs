@@ -18,6 +18,11 @@ pub const FILTERS: [(&str, &str); 3] = [
 
 /// Compares `actual`, filtered, with the snapshot `test/snapshots/<name>.snap`.
 pub fn assert_snapshot(name: &str, actual: &str) {
+    settings().bind(|| insta::assert_snapshot!(name, actual));
+}
+
+/// insta's settings for output snapshots: [`FILTERS`], and `test/snapshots/<name>.snap`.
+pub fn settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(super::manifest_dir().join("test").join("snapshots"));
     settings.set_prepend_module_to_snapshot(false);
@@ -25,5 +30,5 @@ pub fn assert_snapshot(name: &str, actual: &str) {
     for (regex, replacement) in FILTERS {
         settings.add_filter(regex, replacement);
     }
-    settings.bind(|| insta::assert_snapshot!(name, actual));
+    settings
 }
