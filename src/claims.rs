@@ -4,6 +4,9 @@
 //! mismatch with the exact condition keys and values that would match this step. The token
 //! itself is never printed; only these claims are.
 
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -50,27 +53,18 @@ pub fn decode(token: &str) -> Result<Claims, String> {
         .map_err(|e| format!("has a payload that is not JSON claims ({e})"))
 }
 
+/// JWTs encode their parts as base64url without padding (RFC 7515). A padded payload, or one in
+/// the standard alphabet (`+` and `/`), is read too, as it always was.
 fn base64url(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut buffer: u32 = 0;
-    let mut bits = 0;
-    for c in text.bytes().filter(|&c| c != b'=') {
-        let value = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            _ => return None,
-        };
-        buffer = (buffer << 6) | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((buffer >> bits) & 0xff) as u8);
-        }
-    }
-    Some(out)
+    const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true);
+    const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+    const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+    URL_SAFE
+        .decode(text)
+        .or_else(|_| STANDARD.decode(text))
+        .ok()
 }
 
 impl Claims {

@@ -65,6 +65,34 @@ fn claims_are_read_without_verifying_and_never_need_the_signature() {
 }
 
 #[test]
+fn claims_payload_may_be_padded_or_in_the_standard_alphabet() {
+    // {"sub":"??>>"} encodes to both extra symbols of either alphabet.
+    for payload in [
+        "eyJzdWIiOiI_Pz4-In0",
+        "eyJzdWIiOiI_Pz4-In0=",
+        "eyJzdWIiOiI/Pz4+In0",
+        "eyJzdWIiOiI/Pz4+In0=",
+    ] {
+        let c = claims::decode(&format!("h.{payload}.s")).expect(payload);
+        assert_eq!(c.sub.as_deref(), Some("??>>"), "{payload}");
+    }
+    assert_eq!(
+        claims::decode("h.!!!.s").expect_err("not base64"),
+        "has a payload that is not base64url"
+    );
+    // `{} ` and one symbol more: a single symbol left over is not base64.
+    assert_eq!(
+        claims::decode("h.e30gA.s").expect_err("truncated"),
+        "has a payload that is not base64url"
+    );
+    let not_json = claims::decode("h.bm90IGpzb24.s").expect_err("not JSON");
+    assert!(
+        not_json.starts_with("has a payload that is not JSON claims ("),
+        "{not_json}"
+    );
+}
+
+#[test]
 fn access_denied_messages_are_split_into_who_what_and_where() {
     let d = parse_denied("User: arn:aws:sts::123456789012:assumed-role/deploy/bitbucket-web-app-42 is not authorized to perform: ecs:UpdateService on resource: arn:aws:ecs:eu-west-1:123456789012:service/prod/web because no identity-based policy allows the ecs:UpdateService action").expect("parsed");
     assert_eq!(

@@ -17,7 +17,7 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 
 use serde_json::json;
 use support::rollout::RolloutPlayer;
@@ -29,15 +29,16 @@ const NO_CA_BUNDLE: [&str; 2] = [
     "native root CA certificate loading errors",
 ];
 
-fn main() {
+/// Returns its exit code (no `process::exit`), so that `Drop` stops the proxy and moto.
+fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [container, entrypoint @ ..] = args.as_slice() else {
         eprintln!("usage: image-deploy <buildah container> <entrypoint> [<args>...]");
-        std::process::exit(2);
+        return ExitCode::from(2);
     };
     if entrypoint.is_empty() {
         eprintln!("image-deploy: the image has no entrypoint");
-        std::process::exit(2);
+        return ExitCode::from(2);
     }
 
     let moto = world::web_service();
@@ -108,10 +109,17 @@ fn main() {
     if !running.ends_with("task-definition/web:2") && running != "web:2" {
         problems.push(format!("the service runs {running:?}, not web:2"));
     }
-    let image = &moto.describe_task_definition("web:2")["taskDefinition"]["containerDefinitions"]
-        [0]["image"];
-    if image != &json!(format!("{REGISTRY}/web:v2")) {
-        problems.push(format!("web:2 has image {image}, not web:v2"));
+    // A failed run registered nothing: a problem to list, not a panic.
+    match moto.ecs_result("DescribeTaskDefinition", json!({"taskDefinition": "web:2"})) {
+        Ok(web2) => {
+            let image = &web2["taskDefinition"]["containerDefinitions"][0]["image"];
+            if image != &json!(format!("{REGISTRY}/web:v2")) {
+                problems.push(format!("web:2 has image {image}, not web:v2"));
+            }
+        }
+        Err((status, body)) => {
+            problems.push(format!("web:2 is not registered: HTTP {status}: {body}"))
+        }
     }
 
     // Written by the pipe, as root, into the clone Bitbucket mounts (README "Outputs").
@@ -134,14 +142,12 @@ fn main() {
         eprintln!(
             "\nimage-deploy: the deploy from inside the image worked; service web runs web:2"
         );
+        ExitCode::SUCCESS
     } else {
         eprintln!(
             "\nimage-deploy: the deploy from inside the image FAILED:\n  {}",
             problems.join("\n  ")
         );
-        // process::exit skips destructors: stop the proxy and moto first.
-        drop(player);
-        drop(moto);
-        std::process::exit(1);
+        ExitCode::FAILURE
     }
 }

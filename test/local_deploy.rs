@@ -10,10 +10,13 @@
 #[path = "support/mod.rs"]
 mod support;
 
+use std::process::ExitCode;
+
 use support::rollout::RolloutPlayer;
 use support::world;
 
-fn main() {
+/// Exits as the pipe did. Returning (no `process::exit`) lets `Drop` stop the proxy and moto.
+fn main() -> ExitCode {
     eprintln!(
         "Starting moto on 127.0.0.1 and creating cluster prod, service web (web:v1) and ECR image web:v2 ..."
     );
@@ -90,8 +93,10 @@ fn main() {
         "  service web now runs {}",
         moto.describe_service("prod", "web")["taskDefinition"]
     );
-    // process::exit skips destructors: stop the proxy and moto first, or moto outlives the demo.
-    drop(player);
-    drop(moto);
-    std::process::exit(status.code().unwrap_or(1));
+    ExitCode::from(
+        status
+            .code()
+            .and_then(|c| u8::try_from(c).ok())
+            .unwrap_or(1),
+    )
 }

@@ -1,9 +1,10 @@
 //! Tests of the test support itself.
 
-use std::io::{BufReader, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -11,6 +12,7 @@ use crate::support::fake::{Fake, ProxyCtx, Req, Resp, RolloutPlayer};
 use crate::support::http;
 use crate::support::moto::{Client, Moto};
 use crate::support::pipe::{Pipe, assert_no_secrets};
+use crate::support::snapshot;
 use crate::support::token;
 
 #[test]
@@ -35,17 +37,27 @@ fn fake_serves_two_requests_on_one_kept_alive_connection() {
          Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n\
          5\r\n{\"a\":\r\n2\r\n1}\r\n0\r\n\r\n";
     stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    stream
         .write_all(request1.as_bytes())
         .expect("write request 1");
-    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
-    let r1 = http::read_response(&mut reader, false).expect("response 1");
+    let mut buf = Vec::new();
+    let r1 = read_reply(&mut stream, &mut buf);
     stream
         .write_all(request2.as_bytes())
         .expect("write request 2");
-    let r2 = http::read_response(&mut reader, false).expect("response 2");
+    let r2 = read_reply(&mut stream, &mut buf);
 
     assert_eq!(r1.status, 200);
-    assert_eq!(r1.header("connection"), Some("keep-alive"));
+    assert_ne!(
+        r1.header("connection"),
+        Some("close"),
+        "HTTP/1.1 keeps it open"
+    );
+    assert!(r1.interim.is_empty());
+    assert_eq!(r2.interim, vec![100], "Expect: 100-continue is answered");
+    assert_eq!(r2.status, 200);
     assert_eq!(
         r1.header("content-type"),
         Some("application/x-amz-json-1.1")
@@ -71,6 +83,76 @@ fn fake_serves_two_requests_on_one_kept_alive_connection() {
         fake.operations(),
         vec!["ListServices".to_string(), "DescribeServices".to_string()]
     );
+}
+
+/// One response as a raw client reads it off the connection: the interim (1xx) statuses, then
+/// the final status, headers (names lowercased) and `Content-Length` body.
+struct RawReply {
+    interim: Vec<u16>,
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl RawReply {
+    fn header(&self, name: &str) -> Option<&str> {
+        http::header(&self.headers, name)
+    }
+}
+
+/// Reads one response; `buf` holds what was read past the previous one.
+fn read_reply(stream: &mut TcpStream, buf: &mut Vec<u8>) -> RawReply {
+    let mut interim = Vec::new();
+    loop {
+        let (status, headers, head_len) = read_head(stream, buf);
+        buf.drain(..head_len);
+        if (100..200).contains(&status) {
+            interim.push(status);
+            continue;
+        }
+        let len: usize = http::header(&headers, "content-length")
+            .expect("the fake sends Content-Length")
+            .parse()
+            .expect("Content-Length is a number");
+        while buf.len() < len {
+            read_more(stream, buf);
+        }
+        let body = buf.drain(..len).collect();
+        return RawReply {
+            interim,
+            status,
+            headers,
+            body,
+        };
+    }
+}
+
+fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> (u16, Vec<(String, String)>, usize) {
+    loop {
+        let mut slots = [httparse::EMPTY_HEADER; 32];
+        let mut head = httparse::Response::new(&mut slots);
+        if let httparse::Status::Complete(len) = head.parse(buf).expect("a valid response head") {
+            let headers = head
+                .headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.name.to_ascii_lowercase(),
+                        String::from_utf8_lossy(h.value).into_owned(),
+                    )
+                })
+                .collect();
+            return (head.code.expect("a status code"), headers, len);
+        }
+        read_more(stream, buf);
+    }
+}
+
+fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) {
+    let mut chunk = [0; 4096];
+    let n = stream.read(&mut chunk).expect("read from the fake");
+    assert!(n > 0, "the fake closed the connection inside a response");
+    buf.extend_from_slice(&chunk[..n]);
 }
 
 #[test]
@@ -174,6 +256,24 @@ fn token_is_jwt_shaped_with_bitbucket_claims() {
     assert_eq!(claims["branchName"], "release");
     assert!(claims.get("iat").is_none());
     assert!(claims["exp"].as_u64().expect("exp") > crate::support::now_epoch() + 3000);
+}
+
+#[test]
+fn snapshot_filters_blank_what_changes_run_to_run_and_nothing_else() {
+    let output = "\
+▶ Waiting for ecs-svc/7700000000000000042 (timeout 30m, polling every 5s)
+  still waiting (4m05s): 2/3 running, web:42 on port 8080
+  token expires in 59m, at 1767225600; took 1.2s
+  request id: 3f1c2a9e-0b4d-4c6e 12s
+";
+    snapshot::settings().bind(|| {
+        insta::assert_snapshot!(output, @r"
+        ▶ Waiting for ecs-svc/7700000000000000042 (timeout <t>, polling every <t>)
+          still waiting (<t>): 2/3 running, web:42 on port 8080
+          token expires in <t>, at <epoch>; took <t>
+          request id: <id>
+        ");
+    });
 }
 
 #[test]

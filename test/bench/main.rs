@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
@@ -505,7 +505,11 @@ fn emulator_round_trip(world: &MotoWorld) -> (f64, f64) {
     (direct, proxied)
 }
 
-fn instant_scenario(bench: &Bench) -> (BTreeMap<usize, Vec<Sample>>, (f64, f64)) {
+/// Each tool's samples, by its index in [`TOOLS`].
+type Samples = BTreeMap<usize, Vec<Sample>>;
+
+/// The instant scenario's samples and round trips; `Err` says which tool failed, and how.
+fn instant_scenario(bench: &Bench) -> Result<(Samples, (f64, f64)), String> {
     let world = moto_world();
     let endpoint = world.recorder.endpoint();
     let mut samples: BTreeMap<usize, Vec<Sample>> = BTreeMap::new();
@@ -539,13 +543,12 @@ fn instant_scenario(bench: &Bench) -> (BTreeMap<usize, Vec<Sample>>, (f64, f64))
             let deployed = !now.is_empty() && now != previous;
             previous = now;
             if sample.code != 0 || !deployed {
-                eprintln!(
-                    "bench: {} failed the instant deploy (exit {}):\n{}",
+                return Err(format!(
+                    "{} failed the instant deploy (exit {}):\n{}",
                     tool.label(),
                     sample.code,
                     sample.log()
-                );
-                std::process::exit(1);
+                ));
             }
             eprintln!(
                 "  {:<42} {:>8}  {}",
@@ -564,7 +567,7 @@ fn instant_scenario(bench: &Bench) -> (BTreeMap<usize, Vec<Sample>>, (f64, f64))
             }
         }
     }
-    (samples, emulator_round_trip(&world))
+    Ok((samples, emulator_round_trip(&world)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -823,11 +826,8 @@ fn list_clocked_tasks(outcome: Outcome, phase: usize, body: &Value) -> Vec<Value
     }
 }
 
-fn clocked_scenario(
-    bench: &Bench,
-    outcome: Outcome,
-    tools: &[Tool],
-) -> BTreeMap<usize, Vec<Sample>> {
+/// The clocked scenario's samples; `Err` names the tool that never updated the service.
+fn clocked_scenario(bench: &Bench, outcome: Outcome, tools: &[Tool]) -> Result<Samples, String> {
     let mut samples: BTreeMap<usize, Vec<Sample>> = BTreeMap::new();
     for round in 0..bench.clocked_runs {
         for k in 0..tools.len() {
@@ -857,13 +857,12 @@ fn clocked_scenario(
             let mut sample = bench.measure("clocked", &cmd, &log, false);
             let c = lock(&clock);
             let Some(update_at) = c.update_at else {
-                eprintln!(
-                    "bench: {} never updated the service (exit {}):\n{}",
+                return Err(format!(
+                    "{} never updated the service (exit {}):\n{}",
                     tool.label(),
                     sample.code,
                     sample.log()
-                );
-                std::process::exit(1);
+                ));
             };
             let decision = update_at + DECIDE_AFTER;
             sample.decision_to_exit = Some(signed_secs(sample.exit_at, decision));
@@ -880,7 +879,7 @@ fn clocked_scenario(
             samples.entry(index).or_default().push(sample);
         }
     }
-    samples
+    Ok(samples)
 }
 
 /// `a - b` in seconds, negative when `a` is earlier.
@@ -1031,7 +1030,7 @@ fn goal(met: bool) -> &'static str {
     if met { "met" } else { "**not met**" }
 }
 
-fn main() {
+fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let smoke = args.iter().any(|a| a == "--smoke");
     let arg_value = |name: &str| -> Option<usize> {
@@ -1072,7 +1071,27 @@ fn main() {
         clocked_runs: arg_value("--clocked-runs").unwrap_or(if smoke { 1 } else { 3 }),
         counter: std::cell::Cell::new(0),
     };
+    // Every moto and proxy is stopped by Drop when main returns, on failure too; a panic in the
+    // release build (panic = "abort") skips Drop, and this stops moto then.
+    support::moto::stop_all_on_abort();
     let began = Instant::now();
+    match measure(&bench) {
+        Ok(results) => {
+            report(&bench, &results);
+            services::report(&results.several);
+            eprintln!("bench: done in {}", fmt_dur(began.elapsed()));
+            ExitCode::SUCCESS
+        }
+        Err(problem) => {
+            eprintln!("bench: {problem}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Every scenario, in order; `Err` when a tool did not deploy.
+fn measure(bench: &Bench) -> Result<Results, String> {
+    let smoke = bench.smoke;
     let load_before = load_average();
     if load_before.parse::<f64>().is_ok_and(|l| l >= 1.0) {
         eprintln!(
@@ -1089,7 +1108,7 @@ fn main() {
             " after 1 warm-up"
         }
     );
-    let (instant, round_trip) = instant_scenario(&bench);
+    let (instant, round_trip) = instant_scenario(bench)?;
 
     let clocked_tools: Vec<Tool> = if smoke {
         vec![Tool::Ours, Tool::OursFast, Tool::EcsDeploy]
@@ -1106,16 +1125,16 @@ fn main() {
         fmt_dur(DECIDE_AFTER),
         bench.clocked_runs
     );
-    let completed = clocked_scenario(&bench, Outcome::Completed, &clocked_tools);
+    let completed = clocked_scenario(bench, Outcome::Completed, &clocked_tools)?;
     eprintln!(
         "bench: ECS decides {} after UpdateService: FAILED by the circuit breaker, rollback done {} later",
         fmt_dur(DECIDE_AFTER),
         fmt_dur(ROLLBACK_TAKES)
     );
-    let failed = clocked_scenario(&bench, Outcome::Failed, &clocked_tools);
+    let failed = clocked_scenario(bench, Outcome::Failed, &clocked_tools)?;
     let several = services::scenario(bench.clocked_runs);
 
-    let results = Results {
+    Ok(Results {
         instant,
         completed,
         failed,
@@ -1123,10 +1142,8 @@ fn main() {
         round_trip,
         load_before,
         load_after: load_average(),
-    };
-    report(&bench, &results);
-    services::report(&several);
-    eprintln!("bench: done in {}", fmt_dur(began.elapsed()));
+        several,
+    })
 }
 
 /// The 1-minute load average, to show how busy the machine was.
@@ -1147,6 +1164,8 @@ struct Results {
     round_trip: (f64, f64),
     load_before: String,
     load_after: String,
+    /// Several services on one shared revision (`services.rs`).
+    several: Vec<(usize, Vec<services::ServicesSample>)>,
 }
 
 impl Results {

@@ -9,16 +9,20 @@
 //! }));
 //! ```
 
-use std::collections::HashMap;
-use std::io::{BufReader, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
+use tokio::sync::oneshot;
 
 use super::http::{self, RawResponse};
 use super::token;
@@ -132,13 +136,8 @@ impl Req {
         if trimmed.is_empty() || trimmed.starts_with('{') {
             return Vec::new();
         }
-        trimmed
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                (url_decode(k), url_decode(v))
-            })
+        form_urlencoded::parse(trimmed.as_bytes())
+            .into_owned()
             .collect()
     }
 
@@ -208,42 +207,9 @@ pub fn auth_header(service: &str) -> String {
     )
 }
 
-/// Decodes `application/x-www-form-urlencoded` text (`+` is a space).
-pub fn url_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Encodes text for a form body or query string (RFC 3986 unreserved characters stay as-is).
+/// Encodes text for a form body or query string (`application/x-www-form-urlencoded`).
 pub fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// A response the fake sends. `Content-Length` and `Connection` are added when it is written.
@@ -394,23 +360,34 @@ impl Resp {
         }
     }
 
-    fn write_to(&self, out: &mut impl Write, keep_alive: bool) -> std::io::Result<()> {
-        let mut head = format!("HTTP/1.1 {} {}\r\n", self.status, http::reason(self.status));
-        for (k, v) in &self.headers {
-            if k.eq_ignore_ascii_case("content-length") || is_hop_by_hop(k) {
+    /// The hyper response: the headers but `Content-Length` and hop-by-hop ones, which hyper
+    /// writes itself. A status or header hyper refuses becomes a 500 that says so.
+    fn into_response(self) -> Response<Full<Bytes>> {
+        let mut response = Response::new(Full::new(Bytes::new()));
+        let Ok(status) = StatusCode::from_u16(self.status) else {
+            return Resp::text(500, &format!("fake: invalid status {}", self.status))
+                .into_response();
+        };
+        *response.status_mut() = status;
+        for (name, value) in &self.headers {
+            if name.eq_ignore_ascii_case("content-length") || is_hop_by_hop(name) {
                 continue;
             }
-            head.push_str(&format!("{k}: {v}\r\n"));
+            match (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                (Ok(name), Ok(value)) => {
+                    response.headers_mut().append(name, value);
+                }
+                _ => {
+                    return Resp::text(500, &format!("fake: invalid header {name}: {value:?}"))
+                        .into_response();
+                }
+            }
         }
-        head.push_str(&format!(
-            "Content-Length: {}\r\nConnection: {}\r\n\r\n",
-            self.body.len(),
-            if keep_alive { "keep-alive" } else { "close" }
-        ));
-        let mut bytes = head.into_bytes();
-        bytes.extend_from_slice(&self.body);
-        out.write_all(&bytes)?;
-        out.flush()
+        *response.body_mut() = Full::new(Bytes::from(self.body));
+        response
     }
 }
 
@@ -475,17 +452,19 @@ impl ProxyCtx {
 
 struct Shared {
     handler: Handler,
-    stop: AtomicBool,
     requests: Mutex<Vec<Req>>,
-    conns: Mutex<HashMap<u64, TcpStream>>,
     next_conn: AtomicU64,
 }
 
 /// A scripted HTTP/1.1 endpoint on `127.0.0.1:<free port>`; stops when dropped.
+///
+/// hyper serves it on a runtime of its own thread; each handler call runs on tokio's blocking
+/// pool, so a handler may block (a proxy forwarding to moto does) without holding up the others.
 pub struct Fake {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    accept: Option<JoinHandle<()>>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
 }
 
 impl Fake {
@@ -494,22 +473,40 @@ impl Fake {
     pub fn start(handler: Handler) -> Fake {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake on 127.0.0.1:0");
         let addr = listener.local_addr().expect("fake listener address");
+        listener
+            .set_nonblocking(true)
+            .expect("fake listener in non-blocking mode");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime for the fake");
         let shared = Arc::new(Shared {
             handler,
-            stop: AtomicBool::new(false),
             requests: Mutex::new(Vec::new()),
-            conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
         });
-        let accept_shared = Arc::clone(&shared);
-        let accept = std::thread::Builder::new()
-            .name(format!("fake-accept-{}", addr.port()))
-            .spawn(move || accept_loop(&listener, &accept_shared))
-            .expect("spawn the fake's accept thread");
+        let (stop, stopped) = oneshot::channel();
+        let server_shared = Arc::clone(&shared);
+        let server = std::thread::Builder::new()
+            .name(format!("fake-{}", addr.port()))
+            .spawn(move || {
+                runtime.block_on(async {
+                    let listener = tokio::net::TcpListener::from_std(listener)
+                        .expect("fake listener on the runtime");
+                    tokio::select! {
+                        () = accept_loop(&listener, &server_shared) => {}
+                        _ = stopped => {}
+                    }
+                });
+                // Closes every connection at once; a handler still running ends on its own.
+                runtime.shutdown_background();
+            })
+            .expect("spawn the fake's server thread");
         Fake {
             addr,
             shared,
-            accept: Some(accept),
+            stop: Some(stop),
+            server: Some(server),
         }
     }
 
@@ -560,99 +557,77 @@ impl Fake {
 
 impl Drop for Fake {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        // Unblock accept().
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(t) = self.accept.take() {
-            let _ = t.join();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
-        // Unblock connection threads waiting for a next request.
-        for (_, s) in lock(&self.shared.conns).drain() {
-            let _ = s.shutdown(Shutdown::Both);
+        if let Some(server) = self.server.take() {
+            let _ = server.join();
         }
     }
 }
 
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let Ok(stream) = stream else { continue };
-        let id = shared.next_conn.fetch_add(1, Ordering::SeqCst);
-        if let Ok(clone) = stream.try_clone() {
-            lock(&shared.conns).insert(id, clone);
-        }
-        let conn_shared = Arc::clone(shared);
-        let spawned = std::thread::Builder::new()
-            .name(format!("fake-conn-{id}"))
-            .spawn(move || {
-                serve_connection(stream, id, &conn_shared);
-                lock(&conn_shared.conns).remove(&id);
-            });
-        if spawned.is_err() {
-            lock(&shared.conns).remove(&id);
-        }
-    }
-}
-
-fn serve_connection(stream: TcpStream, id: u64, shared: &Shared) {
-    let _ = stream.set_nodelay(true);
-    let Ok(read_half) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(read_half);
-    let mut writer = stream;
+async fn accept_loop(listener: &tokio::net::TcpListener, shared: &Arc<Shared>) {
     loop {
-        let head = match http::read_head(&mut reader) {
-            Ok(Some(head)) => head,
-            _ => return,
+        let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors, say: wait a little rather than spin.
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            continue;
         };
-        if shared.stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let mut parts = head.start.split(' ');
-        let method = parts.next().unwrap_or_default().to_string();
-        let path = parts.next().unwrap_or("/").to_string();
-        let version = parts.next().unwrap_or("HTTP/1.1").to_string();
-        if head
-            .header("expect")
-            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
-            && writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err()
-        {
-            return;
-        }
-        let Ok(body) = http::read_body(&mut reader, &head.headers, false) else {
-            return;
-        };
-        let connection = head
-            .header("connection")
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let keep_alive = if version == "HTTP/1.0" {
-            connection.contains("keep-alive")
-        } else {
-            !connection.contains("close")
-        };
-        let req = Req {
-            method,
-            path,
-            headers: head.headers,
-            body,
-            conn: id,
-        };
-        lock(&shared.requests).push(req.clone());
-        let resp = catch_unwind(AssertUnwindSafe(|| (shared.handler)(&req))).unwrap_or_else(|p| {
-            let msg = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_string()))
-                .unwrap_or_else(|| "non-string panic".into());
-            Resp::text(500, &format!("fake handler panicked: {msg}"))
+        let _ = stream.set_nodelay(true);
+        let id = shared.next_conn.fetch_add(1, Ordering::SeqCst);
+        let shared = Arc::clone(shared);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                serve_request(Arc::clone(&shared), id, request)
+            });
+            // Keep-alive, chunked bodies, `Expect: 100-continue` and HTTP/1.0 are hyper's.
+            // A client that half-closes after sending its request still gets the answer.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .half_close(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
-        if resp.write_to(&mut writer, keep_alive).is_err() || !keep_alive {
-            let _ = writer.shutdown(Shutdown::Both);
-            return;
-        }
     }
+}
+
+/// Records the request, then runs the handler where it may block.
+async fn serve_request(
+    shared: Arc<Shared>,
+    conn: u64,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await?.to_bytes().to_vec();
+    let req = Req {
+        method: parts.method.to_string(),
+        path: parts.uri.to_string(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body,
+        conn,
+    };
+    lock(&shared.requests).push(req.clone());
+    let resp = tokio::task::spawn_blocking(move || call_handler(&shared.handler, &req))
+        .await
+        .unwrap_or_else(|e| Resp::text(500, &format!("fake handler did not finish: {e}")));
+    Ok(resp.into_response())
+}
+
+fn call_handler(handler: &Handler, req: &Req) -> Resp {
+    catch_unwind(AssertUnwindSafe(|| handler(req))).unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_string()))
+            .unwrap_or_else(|| "non-string panic".into());
+        Resp::text(500, &format!("fake handler panicked: {msg}"))
+    })
 }

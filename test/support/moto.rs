@@ -11,7 +11,7 @@ use std::fs::File;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -114,7 +114,9 @@ impl MotoBuilder {
         let child = cmd
             .spawn()
             .map_err(|e| format!("spawn {}: {e}", bin.display()))?;
-        let mut moto = Moto {
+        let child = Arc::new(Mutex::new(child));
+        register(&child);
+        let moto = Moto {
             child,
             port,
             log_path,
@@ -124,7 +126,7 @@ impl MotoBuilder {
         let deadline = started + Duration::from_secs(15);
         let bound_line = format!("Running on http://127.0.0.1:{port}");
         loop {
-            if let Ok(Some(status)) = moto.child.try_wait() {
+            if let Ok(Some(status)) = lock(&moto.child).try_wait() {
                 return Err(format!(
                     "moto_server exited with {status} on port {port}; log {}:\n{}",
                     moto.log_path.display(),
@@ -174,7 +176,7 @@ fn free_port() -> u16 {
 /// It derefs to a [`Client`] for itself, so `moto.ecs(..)`, `moto.create_cluster(..)` etc. work.
 #[derive(Debug)]
 pub struct Moto {
-    child: Child,
+    child: Arc<Mutex<Child>>,
     port: u16,
     log_path: PathBuf,
     client: Client,
@@ -190,9 +192,52 @@ impl std::ops::Deref for Moto {
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let mut child = lock(&self.child);
+        let _ = child.kill();
+        let _ = child.wait();
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Every moto this process started, for [`stop_all_on_abort`].
+static STARTED: Mutex<Vec<Weak<Mutex<Child>>>> = Mutex::new(Vec::new());
+
+fn register(child: &Arc<Mutex<Child>>) {
+    let mut started = lock(&STARTED);
+    started.retain(|c| c.strong_count() > 0);
+    started.push(Arc::downgrade(child));
+}
+
+/// Stops every running moto when this process panics, if it was built with `panic = "abort"`
+/// (the release profile): an abort skips `Drop`, so a panicking release build of the benchmark
+/// would leave moto running. Unwinding builds need nothing, `Drop` does it; and there a caught
+/// panic (a fake's handler) must not stop moto, so this does nothing in them.
+pub fn stop_all_on_abort() {
+    if !cfg!(panic = "abort") {
+        return;
+    }
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        previous(info);
+        // try_lock: the panicking thread may hold one of these locks.
+        let started = match STARTED.try_lock() {
+            Ok(started) => started,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        for child in started.iter().filter_map(Weak::upgrade) {
+            let mut child = match child.try_lock() {
+                Ok(child) => child,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => continue,
+            };
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }));
 }
 
 impl Moto {

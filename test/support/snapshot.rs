@@ -1,95 +1,34 @@
-//! Output snapshots: the user-visible lines of a run, with timings blanked, compared to
-//! `test/snapshots/<name>.txt`. `UPDATE_SNAPSHOTS=1 test/run` rewrites them; a missing
-//! snapshot fails, so a new test cannot pass by writing its own expectation in CI.
+//! Output snapshots with insta: the user-visible lines of a run, compared with
+//! `test/snapshots/<name>.snap` after [`FILTERS`] blank what changes from run to run.
+//!
+//! A missing or different snapshot fails the test (`test/run` makes sure of it, whatever
+//! `INSTA_UPDATE` the shell has); the new output is left beside it as `<name>.snap.new`, and
+//! `cargo insta review` shows the difference and accepts or rejects it (README, Development).
 
-use std::path::PathBuf;
+/// Regex and replacement, applied in this order. Durations come before epoch seconds so that
+/// `1767225600s` is a duration.
+pub const FILTERS: [(&str, &str); 3] = [
+    // Request ids: everything after the label.
+    (r"request id: [^\n]*", "request id: <id>"),
+    // Durations as the pipe prints them: `1.2s`, `4m05s`, `59m`.
+    (r"\b\d[\d.]*(?:m\d+s|m|s)\b", "<t>"),
+    // Epoch seconds (the token's expiry) change with the clock.
+    (r"\b\d{10}\b", "<epoch>"),
+];
 
-/// Blanks what changes from run to run: durations (`1.2s`, `4m05s`, `59m`) and request ids.
-pub fn normalize(text: &str) -> String {
-    text.lines()
-        .map(normalize_line)
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
-}
-
-fn normalize_line(line: &str) -> String {
-    if let Some(at) = line.find("request id: ") {
-        return format!("{}request id: <id>", &line[..at]);
-    }
-    let chars: Vec<char> = line.chars().collect();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let starts_number =
-            chars[i].is_ascii_digit() && (i == 0 || !chars[i - 1].is_ascii_alphanumeric());
-        if starts_number {
-            let mut j = i;
-            while j < chars.len() && (chars[j].is_ascii_digit() || chars[j] == '.') {
-                j += 1;
-            }
-            // 4m05s
-            if j < chars.len() && chars[j] == 'm' {
-                let mut k = j + 1;
-                while k < chars.len() && chars[k].is_ascii_digit() {
-                    k += 1;
-                }
-                let ends = |p: usize| p >= chars.len() || !chars[p].is_ascii_alphanumeric();
-                if k < chars.len() && chars[k] == 's' && ends(k + 1) {
-                    out.push_str("<t>");
-                    i = k + 1;
-                    continue;
-                }
-                if k == j + 1 && ends(k) {
-                    out.push_str("<t>");
-                    i = k;
-                    continue;
-                }
-            }
-            if j < chars.len()
-                && chars[j] == 's'
-                && (j + 1 >= chars.len() || !chars[j + 1].is_ascii_alphanumeric())
-            {
-                out.push_str("<t>");
-                i = j + 1;
-                continue;
-            }
-            // Epoch seconds (token expiry) change with the clock.
-            if j - i == 10
-                && chars[i..j].iter().all(char::is_ascii_digit)
-                && (j >= chars.len() || !chars[j].is_ascii_alphanumeric())
-            {
-                out.push_str("<epoch>");
-                i = j;
-                continue;
-            }
-            out.extend(&chars[i..j]);
-            i = j;
-            continue;
-        }
-        out.push(chars[i]);
-        i += 1;
-    }
-    out
-}
-
-/// Compares `actual` (normalized) with the stored snapshot `name`.
+/// Compares `actual`, filtered, with the snapshot `test/snapshots/<name>.snap`.
 pub fn assert_snapshot(name: &str, actual: &str) {
-    let path: PathBuf = super::manifest_dir()
-        .join("test/snapshots")
-        .join(format!("{name}.txt"));
-    let actual = normalize(actual);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("create test/snapshots");
-        std::fs::write(&path, &actual).expect("write snapshot");
-        return;
+    settings().bind(|| insta::assert_snapshot!(name, actual));
+}
+
+/// insta's settings for output snapshots: [`FILTERS`], and `test/snapshots/<name>.snap`.
+pub fn settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(super::manifest_dir().join("test").join("snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    for (regex, replacement) in FILTERS {
+        settings.add_filter(regex, replacement);
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!("no snapshot {}; run `UPDATE_SNAPSHOTS=1 test/run {name}` and review it.\nactual:\n{actual}", path.display())
-    });
-    assert!(
-        expected == actual,
-        "output differs from {}\n--- expected ---\n{expected}--- actual ---\n{actual}",
-        path.display()
-    );
+    settings
 }
