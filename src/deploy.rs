@@ -16,7 +16,7 @@ use crate::cleanup;
 use crate::config::Config;
 use crate::diagnose;
 use crate::ecr;
-use crate::ecs::{Ecs, Lookup};
+use crate::ecs::Ecs;
 use crate::error::Error;
 use crate::follow::{self, Outcome, Watch, human, short};
 use crate::image::ImageRef;
@@ -26,6 +26,7 @@ use crate::plan::{self, Plan, PreDeployPlan};
 use crate::pre_deploy;
 use crate::read;
 use crate::report::Reporter;
+use crate::rollback;
 use crate::rollout::{Tracked, revision_name};
 use crate::task_def;
 
@@ -120,7 +121,7 @@ pub async fn deploy(
     }
     let mut error = failure(&watches);
     if config.rollback_on_failure {
-        error = roll_back(&ecs, &logs, config, &updated, report, error).await;
+        error = rollback::roll_back(&ecs, &logs, config, &updated, report, error).await;
     }
     Err(error)
 }
@@ -364,7 +365,9 @@ fn watch(updated: &[Updated], services: &[crate::rollout::Service]) -> Vec<Watch
         .collect()
 }
 
-fn follow_settings(config: &Config, plan: &Plan, registered: &[String]) -> follow::Settings {
+/// The follow loop's settings; `registered` are the ARNs of `plan`'s revisions, whose
+/// container definitions the failure report reads.
+pub fn follow_settings(config: &Config, plan: &Plan, registered: &[String]) -> follow::Settings {
     // The new revisions as registered: where their containers log, for a failure report.
     let task_definitions = plan
         .revisions
@@ -549,155 +552,6 @@ fn failure(watches: &[Watch]) -> Error {
         details,
         hints,
         summary,
-    }
-}
-
-/// `ROLLBACK_ON_FAILURE`: put every service this run updated back on the revision it ran
-/// before (they ship together), unless ECS already did; follow those deployments, and return
-/// the original failure with what happened added.
-async fn roll_back(
-    ecs: &Ecs,
-    logs: &LogReaders,
-    config: &Config,
-    updated: &[Updated],
-    report: &Reporter,
-    error: Error,
-) -> Error {
-    let mut lines: Vec<String> = Vec::new();
-    let mut to_roll: Vec<&Updated> = Vec::new();
-    for u in updated {
-        let now = match ecs.describe_service(&config.cluster, &u.name).await {
-            Ok(Lookup::Found(s)) => s
-                .deployments
-                .iter()
-                .find(|d| d.status == "PRIMARY")
-                .map(|d| d.task_definition.clone()),
-            _ => None,
-        };
-        if now.as_deref() == Some(u.previous.as_str()) || u.previous == u.target {
-            lines.push(format!(
-                "ROLLBACK_ON_FAILURE: {}already back on {}",
-                if updated.len() > 1 {
-                    format!("{} is ", short(&u.name))
-                } else {
-                    "the service is ".into()
-                },
-                revision_name(&u.previous)
-            ));
-        } else {
-            to_roll.push(u);
-        }
-    }
-    let mut outcome_lines: Vec<String> = Vec::new();
-    if !to_roll.is_empty() {
-        match to_roll.as_slice() {
-            [only] if updated.len() == 1 => report.step(&format!(
-                "Rolling back to {} (ROLLBACK_ON_FAILURE)",
-                revision_name(&only.previous)
-            )),
-            many => report.step(&format!(
-                "Rolling back {} (ROLLBACK_ON_FAILURE: the services ship together)",
-                many.iter()
-                    .map(|u| format!("{} to {}", short(&u.name), revision_name(&u.previous)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-        }
-        let mut watches = Vec::new();
-        for u in &to_roll {
-            match ecs
-                .update_service(&config.cluster, &u.name, Some(&u.previous), false, None)
-                .await
-            {
-                Ok(service) => watches.push(Watch::new(
-                    &u.name,
-                    Tracked {
-                        deployment_id: apply::our_deployment(&service, &u.previous),
-                        task_definition: u.previous.clone(),
-                        previous_task_definition: u.target.clone(),
-                    },
-                    service.current_service_deployment.clone(),
-                    &service.events,
-                    updated.len() > 1,
-                )),
-                Err(err) => outcome_lines.push(format!(
-                    "the rollback of {} to {} could not start: {err}",
-                    short(&u.name),
-                    revision_name(&u.previous)
-                )),
-            }
-        }
-        // Only the outcome of the rollback is reported, so its logs would not be shown.
-        let settings = follow::Settings {
-            log_lines: 0,
-            ..follow_settings(config, &Plan::default(), &[])
-        };
-        let followed = follow::follow(ecs, logs, &settings, &mut watches, report).await;
-        for watch in &watches {
-            let previous = revision_name(&watch.tracked.task_definition);
-            let line = match (&followed, &watch.outcome) {
-                (_, Some(Outcome::Succeeded { .. })) if updated.len() == 1 => {
-                    format!("rolled back: the service runs {previous} again")
-                }
-                (_, Some(Outcome::Succeeded { .. })) => {
-                    format!("rolled back: {} runs {previous} again", short(&watch.name))
-                }
-                (_, Some(Outcome::Failed(r) | Outcome::TimedOut(r))) => format!(
-                    "the rollback of {} to {previous} did not complete either: {}",
-                    short(&watch.name),
-                    r.verdict
-                ),
-                (Err(e), None) => format!(
-                    "the rollback of {} to {previous} did not complete either: {e}",
-                    short(&watch.name)
-                ),
-                (Ok(()), None) => format!(
-                    "the rollback of {} to {previous} has no verdict",
-                    short(&watch.name)
-                ),
-            };
-            outcome_lines.push(line);
-        }
-    }
-    lines.extend(outcome_lines.iter().cloned());
-    match error {
-        Error::Rollout {
-            verdict,
-            mut details,
-            hints,
-        } => {
-            details.extend(lines);
-            let verdict = if outcome_lines.is_empty() {
-                verdict
-            } else {
-                format!("{verdict}; {}", outcome_lines.join("; "))
-            };
-            Error::Rollout {
-                verdict,
-                details,
-                hints,
-            }
-        }
-        Error::Rollouts {
-            verdict,
-            mut details,
-            hints,
-            summary,
-        } => {
-            details.extend(lines);
-            let verdict = if outcome_lines.is_empty() {
-                verdict
-            } else {
-                format!("{verdict}; rolled back what this run updated (ROLLBACK_ON_FAILURE)")
-            };
-            Error::Rollouts {
-                verdict,
-                details,
-                hints,
-                summary,
-            }
-        }
-        other => other,
     }
 }
 

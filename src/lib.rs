@@ -38,6 +38,7 @@ pub mod policy;
 pub mod pre_deploy;
 pub mod read;
 pub mod report;
+pub mod rollback;
 pub mod rollout;
 pub mod secret;
 pub mod task_def;

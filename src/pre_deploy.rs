@@ -324,6 +324,33 @@ pub async fn run(
         context.service,
         placement_line(plan)
     ));
+    let started = Instant::now();
+    let task_arn = match start(ecs, config, plan, context, timeout, report).await {
+        Ok(arn) => arn,
+        Err(error) => {
+            record.verdict = "not-started".into();
+            return Err(error);
+        }
+    };
+    record.task_arn = Some(task_arn.clone());
+    let mut log = open_log(logs, config, plan, context, &task_arn, report);
+    let outcome = follow_task(ecs, config, &task_arn, timeout, &mut log, report).await;
+    record.duration_seconds = started.elapsed().as_secs();
+    match outcome {
+        Ok(task) => verdict(&task, plan, context, started, report, record),
+        Err(ended) => Err(stop(ecs, config, plan, context, &task_arn, *ended, record).await),
+    }
+}
+
+/// RunTask; the task's ARN, or why no task started.
+async fn start(
+    ecs: &Ecs,
+    config: &Config,
+    plan: &PreDeployPlan,
+    context: &Context<'_>,
+    timeout: Duration,
+    report: &Reporter,
+) -> Result<String, Error> {
     let started_by = started_by(&config.context);
     let tags = crate::task_def::audit_tags(&config.context);
     let request = run_task_request(
@@ -333,14 +360,12 @@ pub async fn run(
         &tags,
         &started_by,
     );
-    let started = Instant::now();
     let answer = ecs.run_task(&request).await.map_err(|err| Error::Aws {
         step: "starting the pre-deploy task".into(),
         err: err.into(),
         changed: changed(context),
     })?;
     if let Some(why) = run_failure(&answer) {
-        record.verdict = "not-started".into();
         return Err(Error::PreDeploy {
             verdict: format!(
                 "PRE_DEPLOY_COMMAND did not run: RunTask started no task: {why}; {}",
@@ -358,68 +383,94 @@ pub async fn run(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    record.task_arn = Some(task_arn.clone());
     report.detail(&format!(
         "task {} started (startedBy {started_by}, timeout {})",
         short_task(&task_arn),
         human(timeout)
     ));
-    let mut log = if config.log_lines == 0 {
-        None
-    } else {
-        match logs::locate(
-            context.log_configuration,
-            &plan.container,
-            &task_arn,
-            &config.region,
-        ) {
-            Located::CloudWatch(at) => {
-                report.detail(&format!(
-                    "its log as it arrives (log group {}, stream {}, {}):",
-                    at.group, at.stream, at.region
-                ));
-                Some(Log {
-                    reader: logs.in_region(&at.region),
-                    cursor: Cursor::new(&at.group, &at.stream),
-                })
-            }
-            Located::Elsewhere(why) => {
-                report.detail(logs::no_logs(&plan.container, &why).trim_start());
-                None
-            }
-        }
-    };
-    let outcome = follow_task(ecs, config, &task_arn, timeout, &mut log, report).await;
-    record.duration_seconds = started.elapsed().as_secs();
-    let (task, ended) = match outcome {
-        Ok(task) => (task, None),
-        Err(ended) => (ended.last.clone().unwrap_or(Value::Null), Some(ended)),
-    };
-    if let Some(ended) = ended {
-        let stop = ecs
-            .stop_task(&config.cluster, &task_arn, &ended.reason)
-            .await;
-        let stopped = match stop {
-            Ok(()) => format!("the pipe stopped task {}", short_task(&task_arn)),
-            Err(err) => format!(
-                "stopping task {} failed ({err}); stop it by hand",
-                short_task(&task_arn)
-            ),
-        };
-        record.verdict = ended.verdict.into();
-        return Err(Error::PreDeploy {
-            verdict: format!(
-                "PRE_DEPLOY_COMMAND {}; {stopped}; {}",
-                ended.what,
-                context.unchanged()
-            ),
-            details: container_lines(&task, &plan.container),
-            hints: ended.hints,
-            ran: ended.ran,
-        });
+    Ok(task_arn)
+}
+
+/// The chosen container's log stream, to show as it arrives, or `None` (said once why).
+fn open_log(
+    logs: &LogReaders,
+    config: &Config,
+    plan: &PreDeployPlan,
+    context: &Context<'_>,
+    task_arn: &str,
+    report: &Reporter,
+) -> Option<Log> {
+    if config.log_lines == 0 {
+        return None;
     }
-    let lines = container_lines(&task, &plan.container);
-    match judge(&task, &plan.container) {
+    match logs::locate(
+        context.log_configuration,
+        &plan.container,
+        task_arn,
+        &config.region,
+    ) {
+        Located::CloudWatch(at) => {
+            report.detail(&format!(
+                "its log as it arrives (log group {}, stream {}, {}):",
+                at.group, at.stream, at.region
+            ));
+            Some(Log {
+                reader: logs.in_region(&at.region),
+                cursor: Cursor::new(&at.group, &at.stream),
+            })
+        }
+        Located::Elsewhere(why) => {
+            report.detail(logs::no_logs(&plan.container, &why).trim_start());
+            None
+        }
+    }
+}
+
+/// Stops a task that ran out of time or whose step was stopped; the error says so.
+async fn stop(
+    ecs: &Ecs,
+    config: &Config,
+    plan: &PreDeployPlan,
+    context: &Context<'_>,
+    task_arn: &str,
+    ended: Ended,
+    record: &mut TaskRecord,
+) -> Error {
+    let stopped = match ecs
+        .stop_task(&config.cluster, task_arn, &ended.reason)
+        .await
+    {
+        Ok(()) => format!("the pipe stopped task {}", short_task(task_arn)),
+        Err(err) => format!(
+            "stopping task {} failed ({err}); stop it by hand",
+            short_task(task_arn)
+        ),
+    };
+    record.verdict = ended.verdict.into();
+    Error::PreDeploy {
+        verdict: format!(
+            "PRE_DEPLOY_COMMAND {}; {stopped}; {}",
+            ended.what,
+            context.unchanged()
+        ),
+        details: container_lines(&ended.last.unwrap_or(Value::Null), &plan.container),
+        hints: ended.hints,
+        ran: ended.ran,
+    }
+}
+
+/// The verdict of a STOPPED task: only the chosen container's exit code decides.
+fn verdict(
+    task: &Value,
+    plan: &PreDeployPlan,
+    context: &Context<'_>,
+    started: Instant,
+    report: &Reporter,
+    record: &mut TaskRecord,
+) -> Result<(), Error> {
+    let lines = container_lines(task, &plan.container);
+    let task_arn = text(task, "taskArn");
+    match judge(task, &plan.container) {
         Judgement::Succeeded => {
             record.exit_code = Some(0);
             record.verdict = "succeeded".into();
@@ -440,7 +491,7 @@ pub async fn run(
             record.exit_code = exit_code;
             record.verdict = if ran { "failed" } else { "not-started" }.into();
             let mut details = lines;
-            let reason = text(&task, "stoppedReason");
+            let reason = text(task, "stoppedReason");
             if !reason.is_empty() {
                 details.push(format!("task stopped: {reason}"));
             }
@@ -448,7 +499,7 @@ pub async fn run(
             Err(Error::PreDeploy {
                 verdict: format!(
                     "PRE_DEPLOY_COMMAND failed: {why} (task {}, after {}); {}",
-                    short_task(&task_arn),
+                    short_task(task_arn),
                     human(started.elapsed()),
                     context.unchanged()
                 ),
@@ -464,7 +515,7 @@ pub async fn run(
         Judgement::Running(status) => Err(Error::PreDeploy {
             verdict: format!(
                 "PRE_DEPLOY_COMMAND has no verdict: task {} is {status}; {}",
-                short_task(&task_arn),
+                short_task(task_arn),
                 context.unchanged()
             ),
             details: Vec::new(),

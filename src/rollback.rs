@@ -1,0 +1,190 @@
+//! `ROLLBACK_ON_FAILURE`: after a failed deploy, put every service this run updated back on
+//! the revision it ran before (they ship together), unless ECS already did, follow those
+//! deployments, and add what happened to the original failure. The exit code stays 1.
+
+use crate::apply::{self, Updated};
+use crate::config::Config;
+use crate::deploy::follow_settings;
+use crate::ecs::{Ecs, Lookup};
+use crate::error::Error;
+use crate::follow::{self, Outcome, Watch, short};
+use crate::logs::LogReaders;
+use crate::plan::Plan;
+use crate::report::Reporter;
+use crate::rollout::{Tracked, revision_name};
+
+/// Rolls back what `updated` changed and returns `error` with the outcome added.
+pub async fn roll_back(
+    ecs: &Ecs,
+    logs: &LogReaders,
+    config: &Config,
+    updated: &[Updated],
+    report: &Reporter,
+    error: Error,
+) -> Error {
+    let several = updated.len() > 1;
+    let (mut lines, to_roll) = still_changed(ecs, config, updated).await;
+    let outcome = if to_roll.is_empty() {
+        Vec::new()
+    } else {
+        if let ([only], false) = (to_roll.as_slice(), several) {
+            report.step(&format!(
+                "Rolling back to {} (ROLLBACK_ON_FAILURE)",
+                revision_name(&only.previous)
+            ));
+        } else {
+            report.step(&format!(
+                "Rolling back {} (ROLLBACK_ON_FAILURE: the services ship together)",
+                to_roll
+                    .iter()
+                    .map(|u| format!("{} to {}", short(&u.name), revision_name(&u.previous)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        roll(ecs, logs, config, &to_roll, several, report).await
+    };
+    lines.extend(outcome.iter().cloned());
+    with_outcome(error, lines, &outcome)
+}
+
+/// Lines for the services already back on their previous revision, and the ones to roll back.
+async fn still_changed<'a>(
+    ecs: &Ecs,
+    config: &Config,
+    updated: &'a [Updated],
+) -> (Vec<String>, Vec<&'a Updated>) {
+    let mut lines = Vec::new();
+    let mut to_roll = Vec::new();
+    for u in updated {
+        let now = match ecs.describe_service(&config.cluster, &u.name).await {
+            Ok(Lookup::Found(s)) => s
+                .deployments
+                .iter()
+                .find(|d| d.status == "PRIMARY")
+                .map(|d| d.task_definition.clone()),
+            _ => None,
+        };
+        if now.as_deref() == Some(u.previous.as_str()) || u.previous == u.target {
+            let who = if updated.len() > 1 {
+                format!("{} is", short(&u.name))
+            } else {
+                "the service is".into()
+            };
+            lines.push(format!(
+                "ROLLBACK_ON_FAILURE: {who} already back on {}",
+                revision_name(&u.previous)
+            ));
+        } else {
+            to_roll.push(u);
+        }
+    }
+    (lines, to_roll)
+}
+
+/// Updates each service back and follows those deployments together; one line each.
+async fn roll(
+    ecs: &Ecs,
+    logs: &LogReaders,
+    config: &Config,
+    to_roll: &[&Updated],
+    several: bool,
+    report: &Reporter,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut watches = Vec::new();
+    for u in to_roll {
+        match ecs
+            .update_service(&config.cluster, &u.name, Some(&u.previous), false, None)
+            .await
+        {
+            Ok(service) => watches.push(Watch::new(
+                &u.name,
+                Tracked {
+                    deployment_id: apply::our_deployment(&service, &u.previous),
+                    task_definition: u.previous.clone(),
+                    previous_task_definition: u.target.clone(),
+                },
+                service.current_service_deployment.clone(),
+                &service.events,
+                several,
+            )),
+            Err(err) => lines.push(format!(
+                "the rollback of {} to {} could not start: {err}",
+                short(&u.name),
+                revision_name(&u.previous)
+            )),
+        }
+    }
+    // Only the outcome of the rollback is reported, so its logs would not be shown.
+    let settings = follow::Settings {
+        log_lines: 0,
+        ..follow_settings(config, &Plan::default(), &[])
+    };
+    let followed = follow::follow(ecs, logs, &settings, &mut watches, report).await;
+    for watch in &watches {
+        let name = short(&watch.name);
+        let previous = revision_name(&watch.tracked.task_definition);
+        lines.push(match (&followed, &watch.outcome) {
+            (_, Some(Outcome::Succeeded { .. })) if !several => {
+                format!("rolled back: the service runs {previous} again")
+            }
+            (_, Some(Outcome::Succeeded { .. })) => {
+                format!("rolled back: {name} runs {previous} again")
+            }
+            (_, Some(Outcome::Failed(r) | Outcome::TimedOut(r))) => format!(
+                "the rollback of {name} to {previous} did not complete either: {}",
+                r.verdict
+            ),
+            (Err(e), None) => {
+                format!("the rollback of {name} to {previous} did not complete either: {e}")
+            }
+            (Ok(()), None) => format!("the rollback of {name} to {previous} has no verdict"),
+        });
+    }
+    lines
+}
+
+/// The failure with the rollback's lines added to its details and, when a rollback ran, its
+/// outcome to the last line.
+fn with_outcome(error: Error, lines: Vec<String>, outcome: &[String]) -> Error {
+    match error {
+        Error::Rollout {
+            verdict,
+            mut details,
+            hints,
+        } => {
+            details.extend(lines);
+            let verdict = if outcome.is_empty() {
+                verdict
+            } else {
+                format!("{verdict}; {}", outcome.join("; "))
+            };
+            Error::Rollout {
+                verdict,
+                details,
+                hints,
+            }
+        }
+        Error::Rollouts {
+            verdict,
+            mut details,
+            hints,
+            summary,
+        } => {
+            details.extend(lines);
+            let verdict = if outcome.is_empty() {
+                verdict
+            } else {
+                format!("{verdict}; rolled back what this run updated (ROLLBACK_ON_FAILURE)")
+            };
+            Error::Rollouts {
+                verdict,
+                details,
+                hints,
+                summary,
+            }
+        }
+        other => other,
+    }
+}
