@@ -1,29 +1,47 @@
-# ecs-oidc-deploy: one static (musl) binary and a CA bundle in an otherwise empty image.
+# ecs-oidc-deploy: one static (musl) binary and a CA bundle in an otherwise empty image, for
+# linux/amd64 and linux/arm64. Needs BuildKit (docker buildx) or buildah.
 #
-# Release build (the builder stage compiles with the pinned toolchain):
-#   docker build --build-arg VERSION=X.Y.Z -t org/ecs-oidc-deploy:X.Y.Z .
+# Release build: both platforms, one manifest list (.ci/release runs this):
+#   docker buildx build --platform linux/amd64,linux/arm64 --build-arg VERSION=X.Y.Z \
+#     -t org/ecs-oidc-deploy:X.Y.Z --push .
+# The builder stage runs on the build machine's own platform ($BUILDPLATFORM) and cross-compiles
+# for the target platform with test/build-static, the one recipe every build uses (zig as C
+# compiler and linker, cargo auditable). The final stage only copies files, so no stage ever
+# runs emulated.
 #
 # From a binary built outside (test/image-test does this; nothing is pulled, so it also works
-# without registry access). The context then needs only dist/ecs-oidc-deploy and
-# dist/ca-certificates.crt; the builder stage is skipped:
-#   cargo build --release --locked --target x86_64-unknown-linux-musl
-#   buildah bud --build-arg BINARY_FROM=prebuilt --build-arg VERSION=X.Y.Z -f Dockerfile <context>
+# without registry access). The context then needs only dist/ecs-oidc-deploy, built for the
+# platform asked for, and dist/ca-certificates.crt; the builder stage is skipped:
+#   test/build-static aarch64
+#   buildah bud --platform linux/arm64 --build-arg BINARY_FROM=prebuilt \
+#     --build-arg VERSION=X.Y.Z -f Dockerfile <context>
 
 # Where /dist/ecs-oidc-deploy and /dist/ca-certificates.crt come from: `builder` or `prebuilt`.
 ARG BINARY_FROM=builder
 
-# Same toolchain as Cargo.toml's rust-version, on Debian bookworm (musl-tools 1.2.3).
-FROM docker.io/library/rust:1.95-bookworm AS builder
-# musl-gcc is needed to build aws-lc-sys (the TLS crypto) for the musl target.
+# The toolchain of Cargo.toml's rust-version, on Debian bookworm. Not pinned by digest: no
+# digest for this tag could be taken from a source we trust (README, "Releasing").
+FROM --platform=$BUILDPLATFORM docker.io/library/rust:1.95-bookworm AS builder
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# test/build-static installs zig and cargo-zigbuild from PyPI into a venv.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends musl-tools=1.2.3-1 \
-    && rm -rf /var/lib/apt/lists/* \
-    && rustup target add x86_64-unknown-linux-musl
+    && apt-get install -y --no-install-recommends python3-venv=3.11.2-1+b1 \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# The pinned build tools in a layer of their own, which both platforms share and which stays
+# cached until test/build-static changes.
+COPY test/build-static test/build-static
+RUN test/build-static tools
 COPY . .
-RUN cargo build --release --locked --target x86_64-unknown-linux-musl --bin ecs-oidc-deploy \
+ARG TARGETARCH
+RUN case "$TARGETARCH" in \
+      amd64) arch=x86_64 ;; \
+      arm64) arch=aarch64 ;; \
+      *) echo "linux/$TARGETARCH is not supported: build linux/amd64 or linux/arm64" >&2; exit 1 ;; \
+    esac \
+    && bin="$(test/build-static "$arch" | tail -n 1)" \
     && mkdir /dist \
-    && cp target/x86_64-unknown-linux-musl/release/ecs-oidc-deploy /dist/ \
+    && cp "$bin" /dist/ecs-oidc-deploy \
     && cp /etc/ssl/certs/ca-certificates.crt /dist/
 
 FROM scratch AS prebuilt

@@ -5,13 +5,15 @@
 //! sets it for root (`/root`, which the image does not have).
 //!
 //! ```text
-//! cargo run --example image-deploy -- <buildah container> <entrypoint> [<entrypoint args>...]
+//! cargo run --example image-deploy -- [--volume SRC:DST]... <buildah container> <entrypoint> [<args>...]
 //! ```
 //!
 //! The container is run with `buildah run --isolation chroot --network host`; buildah's storage
-//! options come from the environment (`STORAGE_DRIVER=vfs`). Exits 0 only if the pipe exited 0
-//! with a `✔` last line, found the CA bundle, printed no secret, wrote its outputs into the
-//! mounted clone, and the emulator shows the new revision with the new image on the service.
+//! options come from the environment (`STORAGE_DRIVER=vfs`). `--volume` mounts more into the
+//! container: the linux/arm64 image runs its binary through a mounted `qemu-aarch64-static`,
+//! the entrypoint then being `/qemu-aarch64-static /ecs-oidc-deploy`. Exits 0 only if the pipe
+//! exited 0 with a `✔` last line, found the CA bundle, printed no secret, wrote its outputs into
+//! the mounted clone, and the emulator shows the new revision with the new image on the service.
 
 #[allow(unused_imports)]
 #[path = "support/mod.rs"]
@@ -31,9 +33,16 @@ const NO_CA_BUNDLE: [&str; 2] = [
 
 /// Returns its exit code (no `process::exit`), so that `Drop` stops the proxy and moto.
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut volumes = Vec::new();
+    while args.first().is_some_and(|a| a == "--volume") && args.len() >= 2 {
+        volumes.push(args.remove(1));
+        args.remove(0);
+    }
     let [container, entrypoint @ ..] = args.as_slice() else {
-        eprintln!("usage: image-deploy <buildah container> <entrypoint> [<args>...]");
+        eprintln!(
+            "usage: image-deploy [--volume SRC:DST]... <buildah container> <entrypoint> [<args>...]"
+        );
         return ExitCode::from(2);
     };
     if entrypoint.is_empty() {
@@ -63,6 +72,9 @@ fn main() -> ExitCode {
     cmd.args(["run", "--isolation", "chroot", "--network", "host"])
         .args(["--volume", &format!("{clone}:{clone}")])
         .args(["--workingdir", clone]);
+    for volume in &volumes {
+        cmd.args(["--volume", volume]);
+    }
     for (key, value) in direct.get_envs() {
         let key = key.to_str().expect("variable names are UTF-8");
         let value = value

@@ -110,21 +110,27 @@ fn newest_changelog_version_is_the_crate_version() {
     );
 }
 
+/// `X.Y` of the crate version: the moving tag README's examples recommend.
+fn minor_tag(version: &str) -> String {
+    version.rsplitn(2, '.').nth(1).unwrap_or(version).to_string()
+}
+
 #[test]
-fn readme_yaml_examples_use_the_crate_version() {
+fn readme_yaml_examples_use_the_moving_tag_of_the_crate_version() {
     let tags = readme_pipe_tags(&read("README.md"));
     assert!(
         !tags.is_empty(),
-        "README.md has no `pipe: org/ecs-oidc-deploy:X.Y.Z` in a ```yaml block"
+        "README.md has no `pipe: org/ecs-oidc-deploy:X.Y` in a ```yaml block"
     );
+    let want = minor_tag(VERSION);
     let wrong: Vec<String> = tags
         .iter()
-        .filter(|(_, tag)| tag != VERSION)
+        .filter(|(_, tag)| *tag != want)
         .map(|(line, tag)| format!("README.md:{line}: {tag}"))
         .collect();
     assert!(
         wrong.is_empty(),
-        "README YAML examples must use the crate version {VERSION}, found:\n  {}",
+        "README YAML examples must use {want} (the moving tag of the crate version {VERSION}, which picks up its patch releases), found:\n  {}",
         wrong.join("\n  ")
     );
 }
@@ -183,6 +189,8 @@ fn pipe_yml_context_defaults_are_pipe_variables() {
 #[test]
 fn parsers_find_what_they_should() {
     assert!(is_semver("1.0.3") && !is_semver("1.0") && !is_semver("1.0.x"));
+    assert_eq!(minor_tag("1.0.3"), "1.0");
+    assert_eq!(minor_tag("12.34.5"), "12.34");
     assert_eq!(
         pipe_yml_image_tag("name: x\nimage: org/ecs-oidc-deploy:1.2.3\n").as_deref(),
         Some("1.2.3")
