@@ -112,7 +112,10 @@ fn newest_changelog_version_is_the_crate_version() {
 
 /// `X.Y` of the crate version: the moving tag README's examples recommend.
 fn minor_tag(version: &str) -> String {
-    version.rsplitn(2, '.').nth(1).unwrap_or(version).to_string()
+    version
+        .rsplit_once('.')
+        .map_or(version, |(minor, _)| minor)
+        .to_string()
 }
 
 #[test]
