@@ -185,6 +185,10 @@ pub async fn follow(
             Err(err) if err.is_transient() => transient.push(err),
             Err(err) => return Err(lost(err, watches)),
         }
+        // The verdict goes out at the poll that decided it, not one interval later.
+        if watches.iter().all(|w| w.outcome.is_some()) {
+            return Ok(());
+        }
         if transient.is_empty() {
             transient_errors = 0;
         } else {

@@ -305,3 +305,34 @@ fn debug_never_prints_the_values_of_a_task_definition_file() {
         );
     crate::support::pipe::assert_no_secrets(&out, &[secret, "Xk29-s3cr3t-pw"]);
 }
+
+#[test]
+fn the_verdict_comes_at_the_poll_that_decides_it_not_an_interval_later() {
+    // With a minute between polls, a rollout complete at the first poll must end the run at
+    // once; sleeping another interval first would hit the 30 s limit of this run.
+    let fake = EcsFake::start(Script::new(vec![completed_service()]));
+    let out = pipe(&fake.endpoint())
+        .env("WAIT_INTERVAL", "60")
+        .run_with_timeout(Duration::from_secs(30));
+    out.assert_success();
+    assert_eq!(fake.polls_after_update(), 1);
+
+    // The same for a failure.
+    let failed = service(
+        vec![deployment(
+            OLD_ID,
+            "PRIMARY",
+            OLD_TD,
+            3,
+            3,
+            0,
+            Some("COMPLETED"),
+        )],
+        vec![],
+    );
+    let fake = EcsFake::start(Script::new(vec![failed]));
+    let out = pipe(&fake.endpoint())
+        .env("WAIT_INTERVAL", "60")
+        .run_with_timeout(Duration::from_secs(30));
+    out.assert_code(1);
+}
