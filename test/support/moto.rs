@@ -315,7 +315,20 @@ impl Client {
         op: &str,
         body: &Value,
     ) -> Result<Value, (u16, String)> {
-        let auth = auth_header(service);
+        self.json_call_in(REGION, target_prefix, service, op, body)
+    }
+
+    /// A JSON 1.1 call in `region` (moto keeps one store per region, taken from the
+    /// credential scope); `Err((status, body))` on a non-2xx reply.
+    pub fn json_call_in(
+        &self,
+        region: &str,
+        target_prefix: &str,
+        service: &str,
+        op: &str,
+        body: &Value,
+    ) -> Result<Value, (u16, String)> {
+        let auth = auth_header(service).replace(&format!("/{REGION}/"), &format!("/{region}/"));
         let target = format!("{target_prefix}.{op}");
         let headers = [
             ("X-Amz-Target", target.as_str()),
@@ -551,29 +564,8 @@ pub const LOGS_TARGET: &str = "Logs_20140328";
 impl Client {
     /// A CloudWatch Logs call in `region`; panics with status and body on a non-2xx reply.
     pub fn logs_in(&self, region: &str, op: &str, body: Value) -> Value {
-        let auth = auth_header("logs").replace(&format!("/{REGION}/"), &format!("/{region}/"));
-        let target = format!("{LOGS_TARGET}.{op}");
-        let headers = [
-            ("X-Amz-Target", target.as_str()),
-            ("Content-Type", "application/x-amz-json-1.1"),
-            ("X-Amz-Date", "20260101T000000Z"),
-            ("Authorization", auth.as_str()),
-        ];
-        let r = http::send(
-            &self.endpoint,
-            "POST",
-            "/",
-            &headers,
-            body.to_string().as_bytes(),
-        )
-        .unwrap_or_else(|e| panic!("moto logs {op}: request failed: {e}"));
-        assert!(
-            r.is_success(),
-            "moto logs {op} failed: HTTP {}: {}",
-            r.status,
-            r.text()
-        );
-        serde_json::from_slice(&r.body).unwrap_or_else(|_| json!({}))
+        self.json_call_in(region, LOGS_TARGET, "logs", op, &body)
+            .unwrap_or_else(|(status, text)| panic!("moto logs {op} failed: HTTP {status}: {text}"))
     }
 
     /// Creates a log stream in `region`, and its group unless it exists.
