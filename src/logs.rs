@@ -78,14 +78,7 @@ pub fn locate(
         .get("logDriver")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let option = |name: &str| {
-        config
-            .get("options")
-            .and_then(|o| o.get(name))
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
+    let option = |name: &str| option(config, name);
     if driver != "awslogs" {
         return Located::Elsewhere(elsewhere(driver));
     }
@@ -105,6 +98,16 @@ pub fn locate(
         region,
         stream: format!("{prefix}/{container}/{}", task_id(task_arn)),
     })
+}
+
+/// A log driver option of a `logConfiguration`; blank counts as unset.
+fn option<'a>(config: &'a Value, name: &str) -> Option<&'a str> {
+    config
+        .get("options")
+        .and_then(|o| o.get(name))
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 /// Where a non-`awslogs` driver sends a container's output. Option values are never printed:
@@ -134,14 +137,7 @@ pub fn awslogs_groups(containers: &[Value], default_region: &str) -> Vec<(String
         if config.get("logDriver").and_then(Value::as_str) != Some("awslogs") {
             continue;
         }
-        let option = |name: &str| {
-            config
-                .get("options")
-                .and_then(|o| o.get(name))
-                .and_then(Value::as_str)
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-        };
+        let option = |name: &str| option(config, name);
         if let Some(group) = option("awslogs-group") {
             let entry = (
                 option("awslogs-region")
