@@ -15,18 +15,12 @@ use ecs_oidc_deploy::report::Reporter;
 use crate::support::ecs_fake::{
     EcsFake, NEW_TD, OLD_ID, OLD_TD, OUR_ID, SD_ARN, Script, completed_service, deployment, service,
 };
+use crate::support::ecs_fake::{deploy_nginx, settled_service};
 use crate::support::fake::{Fake, Resp};
 use crate::support::pipe::{Outcome, Pipe};
 
 fn pipe(endpoint: &str) -> Pipe {
-    Pipe::new()
-        .endpoint(endpoint)
-        .env("AWS_OIDC_ROLE_ARN", "arn:aws:iam::123456789012:role/deploy")
-        .env("CLUSTER_NAME", "prod")
-        .env("SERVICE_NAME", "web")
-        .env("IMAGE", "nginx:1.28")
-        .env("WAIT_INTERVAL", "0.05")
-        .env("WAIT_TIMEOUT", "60")
+    deploy_nginx(endpoint).env("WAIT_TIMEOUT", "60")
 }
 
 fn in_progress() -> Value {
@@ -318,19 +312,8 @@ fn the_verdict_comes_at_the_poll_that_decides_it_not_an_interval_later() {
     assert_eq!(fake.polls_after_update(), 1);
 
     // The same for a failure.
-    let failed = service(
-        vec![deployment(
-            OLD_ID,
-            "PRIMARY",
-            OLD_TD,
-            3,
-            3,
-            0,
-            Some("COMPLETED"),
-        )],
-        vec![],
-    );
-    let fake = EcsFake::start(Script::new(vec![failed]));
+    // Back on the old revision at the first poll: rolled back.
+    let fake = EcsFake::start(Script::new(vec![settled_service()]));
     let out = pipe(&fake.endpoint())
         .env("WAIT_INTERVAL", "60")
         .run_with_timeout(Duration::from_secs(30));

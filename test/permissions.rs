@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::support::ecs_fake::deploy_nginx;
 use crate::support::ecs_fake::{EcsFake, NEW_TD, OLD_TD, completed};
 use crate::support::fake::{Fake, Resp};
 use crate::support::pipe::{Outcome, Pipe, assert_no_secrets};
@@ -12,13 +13,7 @@ use crate::support::token;
 const ROLE: &str = "arn:aws:iam::123456789012:role/deploy";
 
 fn pipe(endpoint: &str) -> Pipe {
-    Pipe::new()
-        .endpoint(endpoint)
-        .env("AWS_OIDC_ROLE_ARN", ROLE)
-        .env("CLUSTER_NAME", "prod")
-        .env("SERVICE_NAME", "web")
-        .env("IMAGE", "nginx:1.28")
-        .env("WAIT_INTERVAL", "0.05")
+    deploy_nginx(endpoint).env("AWS_OIDC_ROLE_ARN", ROLE)
 }
 
 fn token_of(p: &Pipe) -> String {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::support::ecs_fake::deploy_nginx;
 use crate::support::ecs_fake::{EcsFake, NEW_TD, TASK_ARN, TaskScript, completed, task};
 use crate::support::pipe::{Outcome, Pipe};
 
@@ -31,14 +32,7 @@ fn with_task(t: TaskScript) -> EcsFake {
 }
 
 fn pipe(fake: &EcsFake) -> Pipe {
-    Pipe::new()
-        .endpoint(&fake.endpoint())
-        .env("AWS_OIDC_ROLE_ARN", "arn:aws:iam::123456789012:role/deploy")
-        .env("CLUSTER_NAME", "prod")
-        .env("SERVICE_NAME", "web")
-        .env("IMAGE", "nginx:1.28")
-        .env("WAIT_INTERVAL", "0.05")
-        .env("PRE_DEPLOY_COMMAND", "bin/migrate --yes 'two words'")
+    deploy_nginx(&fake.endpoint()).env("PRE_DEPLOY_COMMAND", "bin/migrate --yes 'two words'")
 }
 
 fn last_line(out: &Outcome) -> &str {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::ecs_fake::deploy_nginx;
 use crate::support::ecs_fake::{
     EcsFake, NEW_TD, OLD_ID, OLD_TD, OUR_ID, SD_ARN, Script, crashed_task, deployment, event,
     failed, service,
@@ -13,14 +14,7 @@ use crate::support::pipe::{Outcome, Pipe};
 use crate::support::snapshot::assert_snapshot;
 
 fn pipe(fake: &EcsFake) -> Pipe {
-    Pipe::new()
-        .endpoint(&fake.endpoint())
-        .env("AWS_OIDC_ROLE_ARN", "arn:aws:iam::123456789012:role/deploy")
-        .env("CLUSTER_NAME", "prod")
-        .env("SERVICE_NAME", "web")
-        .env("IMAGE", "nginx:1.28")
-        .env("WAIT_INTERVAL", "0.05")
-        .env("WAIT_TIMEOUT", "60")
+    deploy_nginx(&fake.endpoint()).env("WAIT_TIMEOUT", "60")
 }
 
 fn ours(running: i64, pending: i64, state: &str) -> Value {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::{Value, json};
 
 use super::fake::{Fake, Req, Resp};
+use super::pipe::Pipe;
 use super::{now_epoch, now_epoch_f64, rfc3339};
 
 pub const OLD_TD: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:41";
@@ -374,6 +375,18 @@ fn handle(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
             &format!("the fake does not play {other:?}"),
         ),
     }
+}
+
+/// The pipe's variables for deploying `nginx:1.28` to service `web` of cluster `prod` through
+/// the fake at `endpoint`, polling every 0.05 s.
+pub fn deploy_nginx(endpoint: &str) -> Pipe {
+    Pipe::new()
+        .endpoint(endpoint)
+        .env("AWS_OIDC_ROLE_ARN", "arn:aws:iam::123456789012:role/deploy")
+        .env("CLUSTER_NAME", "prod")
+        .env("SERVICE_NAME", "web")
+        .env("IMAGE", "nginx:1.28")
+        .env("WAIT_INTERVAL", "0.05")
 }
 
 /// The service with our deployment complete: PRIMARY, COMPLETED, all tasks running.
