@@ -9,7 +9,7 @@ use std::time::Instant;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use serde_json::Value;
 
-use crate::apply::{self, Updated};
+use crate::apply::{self, Updated, console_link};
 use crate::auth;
 use crate::aws;
 use crate::cleanup;
@@ -29,8 +29,6 @@ use crate::report::Reporter;
 use crate::rollback;
 use crate::rollout::{Tracked, revision_name};
 use crate::task_def;
-
-pub use crate::apply::console_link;
 
 /// Runs the whole deploy, filling `record` as it goes so the outcome can be written out
 /// even when a step fails. Returns the success line, which the caller prints last (after

@@ -95,18 +95,6 @@ impl Plan {
     pub fn revision_of(&self, service: &ServicePlan) -> Option<&NewRevision> {
         service.revision.and_then(|i| self.revisions.get(i))
     }
-
-    /// Every (container, image) the plan sets, once each, in order.
-    pub fn images(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = Vec::new();
-        for change in self.revisions.iter().flat_map(|r| &r.changes) {
-            let pair = (change.container.clone(), change.new.clone());
-            if !out.contains(&pair) {
-                out.push(pair);
-            }
-        }
-        out
-    }
 }
 
 /// (container or None for "the only one", image) pairs from IMAGE/CONTAINER_NAME or CONTAINER_IMAGES.
