@@ -236,7 +236,11 @@ pub async fn follow(
 
 /// DescribeServices for every name, [`DESCRIBE_SERVICES_MAX`] per call, the calls in
 /// parallel; one lookup per name, in order.
-async fn describe_all(ecs: &Ecs, cluster: &str, names: &[String]) -> Result<Vec<Lookup>, AwsError> {
+pub async fn describe_all(
+    ecs: &Ecs,
+    cluster: &str,
+    names: &[String],
+) -> Result<Vec<Lookup>, AwsError> {
     let calls = names
         .chunks(DESCRIBE_SERVICES_MAX)
         .map(|chunk| ecs.describe_services(cluster, chunk));

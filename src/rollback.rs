@@ -56,9 +56,14 @@ async fn still_changed<'a>(
 ) -> (Vec<String>, Vec<&'a Updated>) {
     let mut lines = Vec::new();
     let mut to_roll = Vec::new();
-    for u in updated {
-        let now = match ecs.describe_service(&config.cluster, &u.name).await {
-            Ok(Lookup::Found(s)) => s
+    // One DescribeServices per 10 services; a service that cannot be read is rolled back.
+    let names: Vec<String> = updated.iter().map(|u| u.name.clone()).collect();
+    let lookups = follow::describe_all(ecs, &config.cluster, &names)
+        .await
+        .unwrap_or_default();
+    for (i, u) in updated.iter().enumerate() {
+        let now = match lookups.get(i) {
+            Some(Lookup::Found(s)) => s
                 .deployments
                 .iter()
                 .find(|d| d.status == "PRIMARY")
