@@ -39,12 +39,7 @@ pub async fn deploy(
     record: &mut Record,
 ) -> Result<String, Error> {
     let started = Instant::now();
-    record.cluster.clone_from(&config.cluster);
-    record.services = config
-        .services
-        .iter()
-        .map(|s| ServiceRecord::new(s))
-        .collect();
+    begin_record(config, record);
     for warning in &config.warnings {
         report.warn(warning);
     }
@@ -74,25 +69,8 @@ pub async fn deploy(
         return Ok(dry_run(config, &plan, report, record));
     }
 
-    let registered = apply::register(&ecs, &plan, report).await?;
-    for (service, planned) in record.services.iter_mut().zip(&plan.services) {
-        service.task_definition_arn = planned.revision.and_then(|i| registered.get(i).cloned());
-    }
-    if let Some(pre) = &plan.pre_deploy {
-        let parts = PreDeploySources {
-            plan: &plan,
-            registered: &registered,
-            task_definitions: &sources,
-        };
-        run_pre_deploy(&ecs, &logs, config, pre, &parts, report, record).await?;
-    }
-    let updated = apply::update(&ecs, config, &plan, &registered, report).await?;
-    for u in &updated {
-        if let Some(service) = record.service_mut(&u.name) {
-            service.deployment_id = Some(u.deployment_id.clone());
-            service.verdict = "started".into();
-        }
-    }
+    let (registered, updated) =
+        change(&ecs, &logs, config, &plan, &sources, report, record).await?;
 
     if !config.wait {
         tag_services(&ecs, config, &updated, report).await;
@@ -109,19 +87,69 @@ pub async fn deploy(
         .iter()
         .all(|w| matches!(w.outcome, Some(Outcome::Succeeded { .. })))
     {
-        tag_services(&ecs, config, &updated, report).await;
-        if let Some(keep) = config.keep_revisions {
-            for (previous, current) in revisions_to_clean(&updated) {
-                clean_up(&ecs, config, keep, &previous, &current, report).await;
-            }
-        }
+        finish(&ecs, config, &updated, report).await;
         return Ok(success_line(config, &watches, &updated, started));
     }
     let mut error = failure(&watches);
     if config.rollback_on_failure {
-        error = rollback::roll_back(&ecs, &logs, config, &updated, report, error).await;
+        error = rollback::roll_back(&ecs, &logs, config, &settings, &updated, report, error).await;
     }
     Err(error)
+}
+
+/// The record starts with the cluster and services asked for, so a deploy that fails before
+/// reading them still names them.
+fn begin_record(config: &Config, record: &mut Record) {
+    record.cluster.clone_from(&config.cluster);
+    record.services = config
+        .services
+        .iter()
+        .map(|s| ServiceRecord::new(s))
+        .collect();
+}
+
+/// The changes in AWS: register the new revisions, run the pre-deploy command, update the
+/// services. Returns the ARNs registered (in the order of `plan.revisions`) and the updates;
+/// `sources` are the task definitions read.
+async fn change(
+    ecs: &Ecs,
+    logs: &LogReaders,
+    config: &Config,
+    plan: &Plan,
+    sources: &HashMap<String, Value>,
+    report: &Reporter,
+    record: &mut Record,
+) -> Result<(Vec<String>, Vec<Updated>), Error> {
+    let registered = apply::register(ecs, plan, report).await?;
+    for (service, planned) in record.services.iter_mut().zip(&plan.services) {
+        service.task_definition_arn = planned.revision.and_then(|i| registered.get(i).cloned());
+    }
+    if let Some(pre) = &plan.pre_deploy {
+        let parts = PreDeploySources {
+            plan,
+            registered: &registered,
+            task_definitions: sources,
+        };
+        run_pre_deploy(ecs, logs, config, pre, &parts, report, record).await?;
+    }
+    let updated = apply::update(ecs, config, plan, &registered, report).await?;
+    for u in &updated {
+        if let Some(service) = record.service_mut(&u.name) {
+            service.deployment_id = Some(u.deployment_id.clone());
+            service.verdict = "started".into();
+        }
+    }
+    Ok((registered, updated))
+}
+
+/// After every deployment succeeded: `TAG_SERVICE`, then `KEEP_REVISIONS`.
+async fn finish(ecs: &Ecs, config: &Config, updated: &[Updated], report: &Reporter) {
+    tag_services(ecs, config, updated, report).await;
+    if let Some(keep) = config.keep_revisions {
+        for (previous, current) in revisions_to_clean(updated) {
+            clean_up(ecs, config, keep, &previous, &current, report).await;
+        }
+    }
 }
 
 /// What the pre-deploy task is made of: the plan, the ARNs registered, and the task
@@ -240,6 +268,40 @@ fn show_plan(
 /// `DRY_RUN`: show each new revision as a diff and the calls a deploy would make, change nothing.
 fn dry_run(config: &Config, plan: &Plan, report: &Reporter, record: &mut Record) -> String {
     report.step("Dry run: what a deploy would change (DRY_RUN is true)");
+    let mut calls = show_revisions(plan, report);
+    if let Some(pre) = &plan.pre_deploy {
+        calls.push(pre_deploy_call(config, plan, pre));
+        record.pre_deploy = Some(pre_deploy::TaskRecord {
+            verdict: "dry-run".into(),
+            ..pre_deploy::TaskRecord::default()
+        });
+    }
+    calls.extend(update_calls(config, plan));
+    if config.wait {
+        calls.push(format!(
+            "then follow the deployment{} (timeout {})",
+            if plan.services.len() > 1 { "s" } else { "" },
+            human(config.wait_timeout)
+        ));
+    }
+    report.detail("calls a deploy would make:");
+    for call in &calls {
+        report.detail(&format!("  {call}"));
+    }
+    record.verdict = "dry-run".into();
+    for service in &mut record.services {
+        service.verdict = "dry-run".into();
+    }
+    format!(
+        "Dry run of {} in {}: nothing was changed in AWS",
+        config.services.join(", "),
+        config.cluster
+    )
+}
+
+/// Shows each new revision as a diff against the one it is made from; returns the register
+/// call of each.
+fn show_revisions(plan: &Plan, report: &Reporter) -> Vec<String> {
     let several = plan.services.len() > 1;
     let mut calls = Vec::new();
     for revision in &plan.revisions {
@@ -270,30 +332,32 @@ fn dry_run(config: &Config, plan: &Plan, report: &Reporter, record: &mut Record)
             td.family()
         ));
     }
-    if let Some(pre) = &plan.pre_deploy {
-        let first = &plan.services[pre.service];
-        let task_definition = match plan.revision_of(first) {
-            Some(revision) => format!(
-                "<the new revision of {}>",
-                revision.task_definition.family()
-            ),
-            None => first.current.clone(),
-        };
-        let request = pre_deploy::run_task_request(
-            &config.cluster,
-            &task_definition,
-            pre,
-            &task_def::audit_tags(&config.context),
-            &pre_deploy::started_by(&config.context),
-        );
-        calls.push(format!(
-            "ecs:RunTask (PRE_DEPLOY_COMMAND, then wait for it to exit 0): {request}"
-        ));
-        record.pre_deploy = Some(pre_deploy::TaskRecord {
-            verdict: "dry-run".into(),
-            ..pre_deploy::TaskRecord::default()
-        });
-    }
+    calls
+}
+
+/// The RunTask call `PRE_DEPLOY_COMMAND` would make, as its request.
+fn pre_deploy_call(config: &Config, plan: &Plan, pre: &PreDeployPlan) -> String {
+    let first = &plan.services[pre.service];
+    let task_definition = match plan.revision_of(first) {
+        Some(revision) => format!(
+            "<the new revision of {}>",
+            revision.task_definition.family()
+        ),
+        None => first.current.clone(),
+    };
+    let request = pre_deploy::run_task_request(
+        &config.cluster,
+        &task_definition,
+        pre,
+        &task_def::audit_tags(&config.context),
+        &pre_deploy::started_by(&config.context),
+    );
+    format!("ecs:RunTask (PRE_DEPLOY_COMMAND, then wait for it to exit 0): {request}")
+}
+
+/// The UpdateService call for each service.
+fn update_calls(config: &Config, plan: &Plan) -> Vec<String> {
+    let mut calls = Vec::new();
     for service in &plan.services {
         let mut update = format!(
             "ecs:UpdateService cluster {} service {}",
@@ -317,26 +381,7 @@ fn dry_run(config: &Config, plan: &Plan, report: &Reporter, record: &mut Record)
         }
         calls.push(update);
     }
-    if config.wait {
-        calls.push(format!(
-            "then follow the deployment{} (timeout {})",
-            if several { "s" } else { "" },
-            human(config.wait_timeout)
-        ));
-    }
-    report.detail("calls a deploy would make:");
-    for call in &calls {
-        report.detail(&format!("  {call}"));
-    }
-    record.verdict = "dry-run".into();
-    for service in &mut record.services {
-        service.verdict = "dry-run".into();
-    }
-    format!(
-        "Dry run of {} in {}: nothing was changed in AWS",
-        config.services.join(", "),
-        config.cluster
-    )
+    calls
 }
 
 fn watch(updated: &[Updated], services: &[crate::rollout::Service]) -> Vec<Watch> {
@@ -365,7 +410,7 @@ fn watch(updated: &[Updated], services: &[crate::rollout::Service]) -> Vec<Watch
 
 /// The follow loop's settings; `registered` are the ARNs of `plan`'s revisions, whose
 /// container definitions the failure report reads.
-pub fn follow_settings(config: &Config, plan: &Plan, registered: &[String]) -> follow::Settings {
+fn follow_settings(config: &Config, plan: &Plan, registered: &[String]) -> follow::Settings {
     // The new revisions as registered: where their containers log, for a failure report.
     let task_definitions = plan
         .revisions

@@ -105,8 +105,20 @@ impl Record {
     /// `KEY=value` lines, safe to `source` in a shell: values are single-quoted.
     pub fn to_env(&self) -> String {
         let quote = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
+        let mut lines = self.summary_env();
+        lines.extend(self.image_env());
+        lines.extend(self.pre_deploy_env());
+        lines.extend(self.per_service_env());
+        lines
+            .iter()
+            .map(|(k, v)| format!("{k}={}\n", quote(v)))
+            .collect()
+    }
+
+    /// The variables every deploy writes; the single-service ones are empty with several.
+    fn summary_env(&self) -> Vec<(String, String)> {
         let single = self.single().cloned().unwrap_or_default();
-        let mut lines = vec![
+        vec![
             ("ECS_DEPLOY_VERDICT".to_string(), self.verdict.clone()),
             ("ECS_DEPLOY_MESSAGE".to_string(), self.message.clone()),
             ("ECS_DEPLOY_CLUSTER".to_string(), self.cluster.clone()),
@@ -129,62 +141,74 @@ impl Record {
             ),
             (
                 "ECS_DEPLOY_SERVICES".to_string(),
-                self.services
-                    .iter()
-                    .map(|s| s.service.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                names(self.services.iter()),
             ),
             (
                 "ECS_DEPLOY_FAILED_SERVICES".to_string(),
-                self.services
-                    .iter()
-                    .filter(|s| matches!(s.verdict.as_str(), "failed" | "timed-out"))
-                    .map(|s| s.service.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                names(
+                    self.services
+                        .iter()
+                        .filter(|s| matches!(s.verdict.as_str(), "failed" | "timed-out")),
+                ),
             ),
-        ];
-        if let Some((_, image, digest)) = self.images.first() {
-            lines.push(("ECS_DEPLOY_IMAGE".into(), image.clone()));
-            lines.push((
+        ]
+    }
+
+    /// The first image set, when the deploy set one.
+    fn image_env(&self) -> Vec<(String, String)> {
+        let Some((_, image, digest)) = self.images.first() else {
+            return Vec::new();
+        };
+        vec![
+            ("ECS_DEPLOY_IMAGE".into(), image.clone()),
+            (
                 "ECS_DEPLOY_IMAGE_DIGEST".into(),
                 digest.clone().unwrap_or_default(),
-            ));
-        }
-        if let Some(task) = &self.pre_deploy {
-            lines.push(("ECS_DEPLOY_PRE_DEPLOY_VERDICT".into(), task.verdict.clone()));
-            lines.push((
+            ),
+        ]
+    }
+
+    /// `PRE_DEPLOY_COMMAND`'s task, when there was one.
+    fn pre_deploy_env(&self) -> Vec<(String, String)> {
+        let Some(task) = &self.pre_deploy else {
+            return Vec::new();
+        };
+        vec![
+            ("ECS_DEPLOY_PRE_DEPLOY_VERDICT".into(), task.verdict.clone()),
+            (
                 "ECS_DEPLOY_PRE_DEPLOY_TASK_ARN".into(),
                 task.task_arn.clone().unwrap_or_default(),
-            ));
-            lines.push((
+            ),
+            (
                 "ECS_DEPLOY_PRE_DEPLOY_EXIT_CODE".into(),
                 task.exit_code.map(|c| c.to_string()).unwrap_or_default(),
-            ));
-            lines.push((
+            ),
+            (
                 "ECS_DEPLOY_PRE_DEPLOY_DURATION_SECONDS".into(),
                 task.duration_seconds.to_string(),
+            ),
+        ]
+    }
+
+    /// With several services, three variables per service, named after it.
+    fn per_service_env(&self) -> Vec<(String, String)> {
+        if self.services.len() < 2 {
+            return Vec::new();
+        }
+        let mut lines = Vec::new();
+        for s in &self.services {
+            let key = env_key(&s.service);
+            lines.push((format!("ECS_DEPLOY_{key}_VERDICT"), s.verdict.clone()));
+            lines.push((
+                format!("ECS_DEPLOY_{key}_TASK_DEFINITION_ARN"),
+                s.task_definition_arn.clone().unwrap_or_default(),
+            ));
+            lines.push((
+                format!("ECS_DEPLOY_{key}_DEPLOYMENT_ID"),
+                s.deployment_id.clone().unwrap_or_default(),
             ));
         }
-        if self.services.len() > 1 {
-            for s in &self.services {
-                let key = env_key(&s.service);
-                lines.push((format!("ECS_DEPLOY_{key}_VERDICT"), s.verdict.clone()));
-                lines.push((
-                    format!("ECS_DEPLOY_{key}_TASK_DEFINITION_ARN"),
-                    s.task_definition_arn.clone().unwrap_or_default(),
-                ));
-                lines.push((
-                    format!("ECS_DEPLOY_{key}_DEPLOYMENT_ID"),
-                    s.deployment_id.clone().unwrap_or_default(),
-                ));
-            }
-        }
         lines
-            .iter()
-            .map(|(k, v)| format!("{k}={}\n", quote(v)))
-            .collect()
     }
 
     /// Writes both files into `dir`.
@@ -194,6 +218,14 @@ impl Record {
         std::fs::write(dir.join("deployment.json"), json + "\n")?;
         std::fs::write(dir.join("deployment.env"), self.to_env())
     }
+}
+
+/// The services' names, separated by spaces.
+fn names<'a>(services: impl Iterator<Item = &'a ServiceRecord>) -> String {
+    services
+        .map(|s| s.service.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `SERVICE_WEB_API` for service `web-api` (or its ARN): a shell variable name part.

@@ -2,22 +2,24 @@
 //! the revision it ran before (they ship together), unless ECS already did, follow those
 //! deployments, and add what happened to the original failure. The exit code stays 1.
 
+use std::collections::HashMap;
+
 use crate::apply::{self, Updated};
 use crate::config::Config;
-use crate::deploy::follow_settings;
 use crate::ecs::{Ecs, Lookup};
 use crate::error::Error;
 use crate::follow::{self, Outcome, Watch, short};
 use crate::logs::LogReaders;
-use crate::plan::Plan;
 use crate::report::Reporter;
 use crate::rollout::{Tracked, revision_name};
 
-/// Rolls back what `updated` changed and returns `error` with the outcome added.
+/// Rolls back what `updated` changed and returns `error` with the outcome added. `settings`
+/// are the ones the failed deploy was followed with.
 pub async fn roll_back(
     ecs: &Ecs,
     logs: &LogReaders,
     config: &Config,
+    settings: &follow::Settings,
     updated: &[Updated],
     report: &Reporter,
     error: Error,
@@ -42,7 +44,7 @@ pub async fn roll_back(
                     .join(", ")
             ));
         }
-        roll(ecs, logs, config, &to_roll, several, report).await
+        roll(ecs, logs, config, settings, &to_roll, several, report).await
     };
     lines.extend(outcome.iter().cloned());
     with_outcome(error, lines, &outcome)
@@ -92,6 +94,7 @@ async fn roll(
     ecs: &Ecs,
     logs: &LogReaders,
     config: &Config,
+    settings: &follow::Settings,
     to_roll: &[&Updated],
     several: bool,
     report: &Reporter,
@@ -121,10 +124,12 @@ async fn roll(
             )),
         }
     }
-    // Only the outcome of the rollback is reported, so its logs would not be shown.
+    // Only the outcome of the rollback is reported, so its logs would not be shown; nor are
+    // the new revisions' definitions of any use: the rollback runs the previous ones.
     let settings = follow::Settings {
         log_lines: 0,
-        ..follow_settings(config, &Plan::default(), &[])
+        task_definitions: HashMap::new(),
+        ..settings.clone()
     };
     let followed = follow::follow(ecs, logs, &settings, &mut watches, report).await;
     for watch in &watches {

@@ -253,26 +253,10 @@ pub fn assess(service: &Service, tracked: &Tracked) -> Verdict {
         .deployments
         .iter()
         .find(|d| d.id == tracked.deployment_id);
-    let lost_to = |p: &Deployment, reason: Option<String>| {
-        if p.task_definition == tracked.task_definition {
-            Verdict::Superseded { by: p.id.clone() }
-        } else {
-            let kind = if p.task_definition == tracked.previous_task_definition {
-                FailureKind::RolledBack
-            } else {
-                FailureKind::Replaced
-            };
-            Verdict::Failed(Failure {
-                kind,
-                reason,
-                now_running: Some(p.task_definition.clone()),
-            })
-        }
-    };
 
     let Some(ours) = ours else {
         return match primary {
-            Some(p) => lost_to(p, None),
+            Some(p) => lost_to(p, tracked, None),
             None => Verdict::Failed(Failure {
                 kind: FailureKind::Gone,
                 reason: Some(format!(
@@ -293,7 +277,7 @@ pub fn assess(service: &Service, tracked: &Tracked) -> Verdict {
     }
     if ours.status != "PRIMARY" {
         return match primary {
-            Some(p) => lost_to(p, ours.rollout_state_reason.clone()),
+            Some(p) => lost_to(p, tracked, ours.rollout_state_reason.clone()),
             // Between two polls ECS can briefly list no PRIMARY; look again.
             None => Verdict::InProgress,
         };
@@ -308,23 +292,47 @@ pub fn assess(service: &Service, tracked: &Tracked) -> Verdict {
             now_running: Some(ours.task_definition.clone()),
         });
     }
+    if is_done(service, ours) {
+        Verdict::Succeeded
+    } else {
+        Verdict::InProgress
+    }
+}
+
+/// Our deployment is no longer the PRIMARY one: `primary` is. The same revision means a
+/// re-run took over; the previous one, a rollback; any other, someone else's deploy.
+fn lost_to(primary: &Deployment, tracked: &Tracked, reason: Option<String>) -> Verdict {
+    if primary.task_definition == tracked.task_definition {
+        return Verdict::Superseded {
+            by: primary.id.clone(),
+        };
+    }
+    let kind = if primary.task_definition == tracked.previous_task_definition {
+        FailureKind::RolledBack
+    } else {
+        FailureKind::Replaced
+    };
+    Verdict::Failed(Failure {
+        kind,
+        reason,
+        now_running: Some(primary.task_definition.clone()),
+    })
+}
+
+/// Whether `ours`, the PRIMARY deployment of the revision we registered, has finished.
+fn is_done(service: &Service, ours: &Deployment) -> bool {
     let others_drained = service
         .deployments
         .iter()
         .filter(|d| d.id != ours.id)
         .all(|d| d.running_count == 0 && d.pending_count == 0);
     let counts_done = ours.running_count == ours.desired_count && ours.pending_count == 0;
-    let done = match ours.rollout_state.as_deref() {
+    match ours.rollout_state.as_deref() {
         Some("COMPLETED") => counts_done && others_drained,
         // No rolloutState: Classic Load Balancer services and emulators. Fall back to the
         // classic rule: ours is the only deployment and all its tasks run.
         None | Some("") => service.deployments.len() == 1 && counts_done,
         _ => false,
-    };
-    if done {
-        Verdict::Succeeded
-    } else {
-        Verdict::InProgress
     }
 }
 
