@@ -20,7 +20,7 @@
 ARG BINARY_FROM=builder
 
 # The toolchain of Cargo.toml's rust-version, on Debian bookworm. Not pinned by digest: no
-# digest for this tag could be taken from a source we trust (README, "Releasing").
+# digest for this tag could be taken from a source we trust (test/README.md, "Releasing").
 FROM --platform=$BUILDPLATFORM docker.io/library/rust:1.95-bookworm AS builder
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # test/build-static installs zig and cargo-zigbuild from PyPI into a venv.

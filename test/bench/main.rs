@@ -1,6 +1,6 @@
-//! The benchmark behind README's "Performance" section: ecs-oidc-deploy side by side with what
-//! users would otherwise pick, on one machine, against one emulator. Run it with `test/bench/run`
-//! (which installs the peers and builds this); it prints Markdown tables.
+//! The benchmark behind the "Performance" section of test/README.md: ecs-oidc-deploy side by
+//! side with what users would otherwise pick, on one machine, against one emulator. Run it with
+//! `test/bench/run` (which installs the peers and builds this); it prints Markdown tables.
 //!
 //! Tools, each run as its own process with the environment of a Bitbucket step with OIDC:
 //! - ours: the binary, `WAIT_INTERVAL` default (5 s) and 1 s;

@@ -241,7 +241,7 @@ pub fn scenario(runs: usize) -> Vec<(usize, Vec<ServicesSample>)> {
         .collect()
 }
 
-/// The Markdown table and the goals, for README's Performance section.
+/// The Markdown table and the goals, for the Performance section of test/README.md.
 pub fn report(results: &[(usize, Vec<ServicesSample>)]) {
     println!(
         "\n**Several services on one shared revision** (`SERVICE_NAMES`; a scripted ECS endpoint whose every deployment completes {} after its own UpdateService; `WAIT_INTERVAL` {INTERVAL} s; median (min–max)):\n",

@@ -3,7 +3,7 @@
 //!
 //! A missing or different snapshot fails the test (`test/run` makes sure of it, whatever
 //! `INSTA_UPDATE` the shell has); the new output is left beside it as `<name>.snap.new`, and
-//! `cargo insta review` shows the difference and accepts or rejects it (README, Development).
+//! `cargo insta review` shows the difference and accepts or rejects it (test/README.md, Development).
 
 /// Regex and replacement, applied in this order. Durations come before epoch seconds so that
 /// `1767225600s` is a duration.
