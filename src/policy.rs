@@ -88,14 +88,14 @@ impl<'a> Scope<'a> {
         task_definition: Option<&'a TaskDefinition>,
         notes: &mut Vec<String>,
     ) -> Self {
-        let role_arn = match &config.auth {
+        let role_arn = match &config.credentials.auth {
             Auth::Oidc { role_arn, .. } => Some(role_arn.as_str()),
             Auth::StaticKeys { .. } => None,
         };
         let from_arns: Vec<&str> = role_arn
             .into_iter()
-            .chain(std::iter::once(config.cluster.as_str()))
-            .chain(config.services.iter().map(String::as_str))
+            .chain(std::iter::once(config.target.cluster.as_str()))
+            .chain(config.target.services.iter().map(String::as_str))
             .collect();
         let account = from_arns
             .iter()
@@ -111,15 +111,15 @@ impl<'a> Scope<'a> {
         let partition = role_arn
             .and_then(|a| arn_part(a, 1))
             .unwrap_or_else(|| "aws".into());
-        let services: Vec<&str> = config.services.iter().map(|s| name_of(s)).collect();
+        let services: Vec<&str> = config.target.services.iter().map(|s| name_of(s)).collect();
         let families = families(task_definition, &services, notes);
         Scope {
             config,
             task_definition,
             partition,
             account,
-            region: &config.region,
-            cluster: name_of(&config.cluster),
+            region: &config.target.region,
+            cluster: name_of(&config.target.cluster),
             services,
             families,
         }
@@ -285,7 +285,7 @@ fn run_the_pre_deploy_command(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> 
 
 /// `TAG_SERVICE`: the service remembers its last deploy.
 fn tag_the_service(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> {
-    if !scope.config.tag_service {
+    if !scope.config.after.tag_service {
         return Vec::new();
     }
     vec![json!({
@@ -299,7 +299,7 @@ fn tag_the_service(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> {
 /// `KEEP_REVISIONS`: list and deregister old revisions, after finding those any service of
 /// the cluster still uses.
 fn clean_up_old_revisions(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> {
-    if scope.config.keep_revisions.is_none() {
+    if scope.config.after.keep_revisions.is_none() {
         return Vec::new();
     }
     vec![
@@ -328,13 +328,13 @@ fn clean_up_old_revisions(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> {
 /// `VERIFY_IMAGE`: one statement for the ECR repositories of the images set, if any.
 fn check_the_image_exists(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> {
     let config = scope.config;
-    if !config.verify_image {
+    if !config.change.verify_image {
         return Vec::new();
     }
     let images = config
-        .image
+        .change.image
         .iter()
-        .chain(config.container_images.iter().map(|(_, i)| i));
+        .chain(config.change.container_images.iter().map(|(_, i)| i));
     let mut repositories: Vec<String> = images
         .filter_map(crate::image::ImageRef::ecr)
         .map(|e| {
@@ -385,7 +385,7 @@ fn pass_the_task_roles(scope: &Scope, notes: &mut Vec<String>) -> Vec<Value> {
 
 /// `LOG_LINES`: a failure report shows the containers' last log lines.
 fn show_logs_of_failed_tasks(scope: &Scope, notes: &mut Vec<String>) -> Vec<Value> {
-    if scope.config.log_lines == 0 {
+    if scope.config.wait.log_lines == 0 {
         return Vec::new();
     }
     let Scope {
@@ -450,7 +450,7 @@ fn trust_policy(
             notes.push("replace {<REPO_UUID>} with the repository UUID, in braces".into());
             "{<REPO_UUID>}".into()
         });
-    let sub = match config.trust_scope {
+    let sub = match config.iam_policy.trust_scope {
         TrustScope::Repository => format!("{repo}:*"),
         TrustScope::Environment => {
             let env = claims
