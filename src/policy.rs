@@ -332,7 +332,8 @@ fn check_the_image_exists(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> {
         return Vec::new();
     }
     let images = config
-        .change.image
+        .change
+        .image
         .iter()
         .chain(config.change.container_images.iter().map(|(_, i)| i));
     let mut repositories: Vec<String> = images
