@@ -155,12 +155,13 @@ pub async fn follow(
         if watches.iter().all(|w| w.outcome.is_some()) {
             return Ok(());
         }
+        let polled_at = Instant::now();
         let failed = poll(ecs, logs, settings, watches, report, &mut stop).await?;
         // The verdict goes out at the poll that decided it, not one interval later.
         if watches.iter().all(|w| w.outcome.is_some()) {
             return Ok(());
         }
-        unread.record(&failed, report);
+        unread.record(&failed, polled_at, report);
         if clock.out_of_time(report) {
             time_out(ecs, logs, settings, watches, &unread).await;
             return Ok(());
@@ -279,14 +280,15 @@ struct Unread {
 }
 
 impl Unread {
-    /// Notes one poll's errors (none: the poll succeeded), each said in one line.
-    fn record(&mut self, failed: &[AwsError], report: &Reporter) {
+    /// Notes the errors of the poll begun at `polled_at` (none: it succeeded), each said in
+    /// one line.
+    fn record(&mut self, failed: &[AwsError], polled_at: Instant, report: &Reporter) {
         let Some(last) = failed.last() else {
             *self = Self::default();
             return;
         };
         self.in_a_row += 1;
-        self.since.get_or_insert_with(Instant::now);
+        self.since.get_or_insert(polled_at);
         self.last_error = last.to_string();
         for err in failed {
             report.warn(&format!(
@@ -321,8 +323,8 @@ async fn time_out(
 fn unreadable(watch: &Watch, unread_for: Duration, last_error: &str) -> Report {
     Report {
         verdict: format!(
-            "ECS could not be read for {} s until WAIT_TIMEOUT; last seen: {}; the service was updated and may still change",
-            unread_for.as_secs(),
+            "ECS could not be read for {} until WAIT_TIMEOUT; last seen: {}; the service was updated and may still change",
+            human(unread_for),
             watch.state()
         ),
         details: vec![format!("last error: {last_error}")],

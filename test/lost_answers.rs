@@ -256,6 +256,16 @@ fn ecs_unreadable_until_the_timeout_says_so_with_what_was_last_seen_and_exits_1(
     let out = pipe(&fake).env("WAIT_TIMEOUT", "1").run();
     out.assert_code(1);
     let last = last_line(&out);
+    let unread_for: f64 = last
+        .split("ECS could not be read for ")
+        .nth(1)
+        .and_then(|rest| rest.split("s ").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no duration in {last:?}"));
+    assert!(
+        unread_for >= 0.8,
+        "counted from the start of the first failed poll (0.1 s in), up to WAIT_TIMEOUT (1 s) or later: {last}"
+    );
     assert!(
         last.contains("ECS could not be read for")
             && last.contains("until WAIT_TIMEOUT; last seen:"),
@@ -348,7 +358,9 @@ fn a_restart_is_recognised_by_a_primary_deployment_created_after_the_call() {
 
 #[test]
 fn a_read_back_without_a_primary_deployment_cannot_tell() {
-    let after = parsed(service(vec![], vec![]));
+    let mut after = settled_service();
+    after["deployments"][0]["status"] = json!("ACTIVE");
+    let after = parsed(after);
     assert!(matches!(
         read_back(&after, &wanted(NEW_TD, true)),
         ReadBack::Unknown(_)
