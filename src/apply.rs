@@ -142,11 +142,11 @@ pub async fn update(
             let sent_at = epoch_now();
             let result = ecs
                 .update_service(
-                    &config.cluster,
+                    &config.target.cluster,
                     &s.name,
                     new_revision.as_deref(),
-                    config.force_new_deployment,
-                    config.desired_count,
+                    config.change.force_new_deployment,
+                    config.change.desired_count,
                 )
                 .await;
             (s, target, sent_at, result)
@@ -161,11 +161,11 @@ pub async fn update(
                 let wanted = Wanted {
                     target: &target,
                     new_revision: s.revision.is_some(),
-                    force: config.force_new_deployment,
-                    desired_count: config.desired_count.map(i64::from),
+                    force: config.change.force_new_deployment,
+                    desired_count: config.change.desired_count.map(i64::from),
                     sent_at,
                 };
-                settle_lost_update(ecs, &config.cluster, s, &wanted, err, report).await
+                settle_lost_update(ecs, &config.target.cluster, s, &wanted, err, report).await
             }
             Err(err) => Err(Settled::Definite(err)),
         };
@@ -215,10 +215,10 @@ fn announce_update(config: &Config, plan: &Plan, registered: &[String], report: 
     } else {
         report.step(&format!("Updating {} services", plan.services.len()));
     }
-    if config.force_new_deployment {
+    if config.change.force_new_deployment {
         report.detail("forcing a new deployment (FORCE_NEW_DEPLOYMENT)");
     }
-    if let Some(n) = config.desired_count {
+    if let Some(n) = config.change.desired_count {
         for s in &plan.services {
             if several {
                 report.detail(&format!(
@@ -250,7 +250,11 @@ fn started(
         ));
     } else {
         report.detail(&format!("deployment {deployment_id} started"));
-        report.detail(&console_link(&config.region, &config.cluster, &s.name));
+        report.detail(&console_link(
+            &config.target.region,
+            &config.target.cluster,
+            &s.name,
+        ));
     }
     Updated {
         name: s.name.clone(),

@@ -357,7 +357,7 @@ async fn start(
     let started_by = started_by(&config.context);
     let tags = crate::task_def::audit_tags(&config.context);
     let mut request = run_task_request(
-        &config.cluster,
+        &config.target.cluster,
         context.task_definition,
         plan,
         &tags,
@@ -461,7 +461,7 @@ async fn find_lost_task(
     let name = revision_name(context.task_definition);
     let family = name.rsplit_once(':').map_or(name, |(family, _)| family);
     let tasks = match ecs
-        .tasks_started_by(&config.cluster, family, lost.started_by)
+        .tasks_started_by(&config.target.cluster, family, lost.started_by)
         .await
     {
         Ok(tasks) => tasks,
@@ -474,7 +474,7 @@ async fn find_lost_task(
                 details: Vec::new(),
                 hints: vec![format!(
                     "look for the task before re-running: aws ecs list-tasks --cluster {} --started-by {}",
-                    config.cluster, lost.started_by
+                    config.target.cluster, lost.started_by
                 )],
                 ran: true,
             });
@@ -512,14 +512,14 @@ fn open_log(
     task_arn: &str,
     report: &Reporter,
 ) -> Option<Log> {
-    if config.log_lines == 0 {
+    if config.wait.log_lines == 0 {
         return None;
     }
     match logs::locate(
         context.log_configuration,
         &plan.container,
         task_arn,
-        &config.region,
+        &config.target.region,
     ) {
         Located::CloudWatch(at) => {
             report.detail(&format!(
@@ -549,11 +549,11 @@ async fn stop(
     record: &mut TaskRecord,
 ) -> Error {
     let stopped = match ecs
-        .stop_task(&config.cluster, task_arn, &ended.reason)
+        .stop_task(&config.target.cluster, task_arn, &ended.reason)
         .await
     {
         Ok(()) => format!("the pipe stopped task {}", short_task(task_arn)),
-        Err(err) => stop_read_back(ecs, &config.cluster, task_arn, &err).await,
+        Err(err) => stop_read_back(ecs, &config.target.cluster, task_arn, &err).await,
     };
     record.verdict = ended.verdict.into();
     Error::PreDeploy {
@@ -726,7 +726,7 @@ async fn follow_task(
     let mut reached_running = false;
     loop {
         let described = tokio::select! {
-            d = ecs.describe_task(&config.cluster, task_arn) => d,
+            d = ecs.describe_task(&config.target.cluster, task_arn) => d,
             () = &mut stop => return Err(Box::new(interrupted(last, reached_running))),
         };
         match described {
@@ -772,7 +772,7 @@ async fn follow_task(
                 ran: reached_running,
             }));
         }
-        let pause = config.wait_interval.min(deadline - now);
+        let pause = config.wait.interval.min(deadline - now);
         tokio::select! {
             () = tokio::time::sleep(pause) => {}
             () = &mut stop => return Err(Box::new(interrupted(last, reached_running))),
