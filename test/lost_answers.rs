@@ -282,6 +282,55 @@ fn sts_answer_lost_once_still_deploys() {
     assert_eq!(fake.sts_calls(), 2);
 }
 
+/// A pre-deploy task still RUNNING when PRE_DEPLOY_TIMEOUT (1 s) passes, so the pipe stops it.
+fn stuck_migration(script: Script) -> EcsFake {
+    let running = task("RUNNING", &[("app", None)]);
+    let mut script = script;
+    script.task = Some(TaskScript {
+        failures: Vec::new(),
+        frames: vec![running.clone(), running],
+    });
+    EcsFake::start(script)
+}
+
+#[test]
+fn stop_task_answer_lost_is_read_back_and_says_the_task_stopped() {
+    let fake = stuck_migration(completed().lose("StopTask", u32::MAX));
+    let out = pipe(&fake)
+        .env("PRE_DEPLOY_COMMAND", "bin/migrate")
+        .env("PRE_DEPLOY_TIMEOUT", "1")
+        .run();
+    out.assert_code(3);
+    assert!(
+        last_line(&out).contains(
+            "StopTask for task 5d2f0c8e9b1a4c3d8e7f6a5b4c3d2e1f answered with an error (ecs:StopTask failed: no response (connection failed or timed out)), but DescribeTasks shows it STOPPED"
+        ),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(fake.updates(), 0);
+}
+
+#[test]
+fn stop_task_reset_is_read_back_and_says_the_task_still_runs() {
+    let fake = stuck_migration(completed().reset("StopTask", u32::MAX));
+    let out = pipe(&fake)
+        .env("PRE_DEPLOY_COMMAND", "bin/migrate")
+        .env("PRE_DEPLOY_TIMEOUT", "1")
+        .run();
+    out.assert_code(3);
+    assert!(
+        last_line(&out).contains("DescribeTasks shows it still RUNNING; stop it by hand: aws ecs stop-task --cluster prod --task 5d2f0c8e9b1a4c3d8e7f6a5b4c3d2e1f"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(
+        fake.stop_reason(),
+        None,
+        "the reset StopTask was never applied"
+    );
+}
+
 /// A migration that runs and exits 0.
 fn migration() -> TaskScript {
     TaskScript {
