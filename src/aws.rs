@@ -5,14 +5,18 @@
 //! pick up credentials from wherever it happens to run. Endpoints come from
 //! `AWS_ENDPOINT_URL[_SERVICE]`, read in `config.rs`.
 
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    AfterDeserializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::retry::RetryConfig;
@@ -174,4 +178,89 @@ impl Intercept for RawBody {
         }
         Ok(())
     }
+}
+
+/// Watches every attempt of one write call, so that a failure can tell whether any attempt
+/// may have been applied ([`crate::error::AwsError::from_write`]). The SDK retries a timeout,
+/// a lost connection or a 5xx, and reports only the last attempt's error: when attempt 1 was
+/// applied and its answer lost, and attempt 2 was then throttled, the error alone looks
+/// definite. Attach a fresh one per call with `.customize().interceptor(attempts.clone())`.
+#[derive(Debug, Clone, Default)]
+pub struct WriteAttempts(Arc<AtomicBool>);
+
+impl WriteAttempts {
+    /// True when some attempt may have reached AWS without a definite answer: no answer
+    /// after the request went out, a 5xx, or a success answer that could not be read.
+    pub fn may_have_applied(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Intercept for WriteAttempts {
+    fn name(&self) -> &'static str {
+        "WriteAttempts"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(Err(error)) = context.output_or_error() else {
+            return Ok(());
+        };
+        let reached = match context.response() {
+            // A 4xx is a definite refusal; a 5xx or an unreadable success may have been applied.
+            Some(response) => !(400..500).contains(&response.status().as_u16()),
+            // A connection failure or a timeout may come after the request went out; a
+            // failure before that (signing, credentials) is neither.
+            None => {
+                error.is_timeout_error()
+                    || error
+                        .as_connector_error()
+                        .is_some_and(|c| !c.is_user() && !refused(c))
+            }
+        };
+        if reached {
+            self.0.store(true, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+/// True when the connection was refused: the request never left this machine.
+pub fn refused(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// A fresh idempotency token (32 hex characters) for a call that AWS deduplicates by token,
+/// such as RunTask's `clientToken`: make one per logical request and send the same one on
+/// every retry of it. Unpredictability is not needed, only uniqueness between runs, so the
+/// standard library's randomly keyed hasher over the clock, the process and a counter will do.
+pub fn idempotency_token() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let mut parts = [0u64; 2];
+    for (i, part) in parts.iter_mut().enumerate() {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(NEXT.fetch_add(1, Ordering::Relaxed));
+        hasher.write_u32(std::process::id());
+        hasher.write_usize(i);
+        hasher.write_u128(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        *part = hasher.finish();
+    }
+    format!("{:016x}{:016x}", parts[0], parts[1])
 }

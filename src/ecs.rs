@@ -10,7 +10,7 @@ use aws_sdk_ecs::types::{ContainerDefinition, DesiredStatus, TaskDefinitionField
 use aws_smithy_types::body::SdkBody;
 use serde_json::Value;
 
-use crate::aws::RawBody;
+use crate::aws::{RawBody, WriteAttempts};
 use crate::error::AwsError;
 use crate::rollout::{Service, ServiceDeployment};
 
@@ -183,6 +183,7 @@ impl Ecs {
             .to_string();
         // The typed input only satisfies the builder; its body is replaced before signing.
         let placeholder = ContainerDefinition::builder().name("placeholder").build();
+        let attempts = WriteAttempts::default();
         let out = self
             .client
             .register_task_definition()
@@ -194,9 +195,10 @@ impl Ecs {
                 *req.body_mut() = SdkBody::from(body.clone());
                 req.headers_mut().insert("content-length", len.to_string());
             })
+            .interceptor(attempts.clone())
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("ecs:RegisterTaskDefinition", &e))?;
+            .map_err(|e| AwsError::from_write("ecs:RegisterTaskDefinition", &e, &attempts))?;
         out.task_definition()
             .and_then(|t| t.task_definition_arn())
             .map(str::to_string)
@@ -209,6 +211,7 @@ impl Ecs {
     }
 
     /// One UpdateService call carrying every change, so ECS starts exactly one deployment.
+    /// A retry of the same call (same task definition, no `forceNewDeployment`) starts none.
     pub async fn update_service(
         &self,
         cluster: &str,
@@ -218,6 +221,7 @@ impl Ecs {
         desired_count: Option<i32>,
     ) -> Result<Service, AwsError> {
         let raw = RawBody::default();
+        let attempts = WriteAttempts::default();
         self.client
             .update_service()
             .cluster(cluster)
@@ -227,9 +231,10 @@ impl Ecs {
             .set_desired_count(desired_count)
             .customize()
             .interceptor(raw.clone())
+            .interceptor(attempts.clone())
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("ecs:UpdateService", &e))?;
+            .map_err(|e| AwsError::from_write("ecs:UpdateService", &e, &attempts))?;
         let service = raw
             .json()
             .and_then(|b| b.get("service").cloned())
@@ -238,18 +243,31 @@ impl Ecs {
     }
 
     /// RunTask with `request` sent byte for byte; returns the raw answer (`tasks`, `failures`).
+    ///
+    /// The SDK would fill in `clientToken` itself, but the body it fills it into is replaced
+    /// here, so `request` must carry its own: the same bytes go out on every retry, and ECS
+    /// answers a repeated token with the task it already started instead of a second one.
     pub async fn run_task(&self, request: &Value) -> Result<Value, AwsError> {
         let body = serde_json::to_vec(request).map_err(|e| malformed("ecs:RunTask", &e))?;
-        let task_definition = request
-            .get("taskDefinition")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let text = |key: &str| {
+            request
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         let raw = RawBody::default();
+        let attempts = WriteAttempts::default();
         // The typed input only satisfies the builder; its body is replaced before signing.
         self.client
             .run_task()
-            .task_definition(task_definition)
+            .task_definition(text("taskDefinition"))
+            .set_client_token(
+                request
+                    .get("clientToken")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            )
             .customize()
             .mutate_request(move |req| {
                 let len = body.len();
@@ -257,9 +275,10 @@ impl Ecs {
                 req.headers_mut().insert("content-length", len.to_string());
             })
             .interceptor(raw.clone())
+            .interceptor(attempts.clone())
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("ecs:RunTask", &e))?;
+            .map_err(|e| AwsError::from_write("ecs:RunTask", &e, &attempts))?;
         raw.json()
             .ok_or_else(|| malformed("ecs:RunTask", &"empty body"))
     }
@@ -289,15 +308,75 @@ impl Ecs {
 
     /// StopTask, with a reason ECS keeps on the task for a person to read.
     pub async fn stop_task(&self, cluster: &str, task: &str, reason: &str) -> Result<(), AwsError> {
+        let attempts = WriteAttempts::default();
         self.client
             .stop_task()
             .cluster(cluster)
             .task(task)
             .reason(reason)
+            .customize()
+            .interceptor(attempts.clone())
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| AwsError::from_sdk("ecs:StopTask", &e))
+            .map_err(|e| AwsError::from_write("ecs:StopTask", &e, &attempts))
+    }
+
+    /// The tasks of `family` that were started with `started_by`, as raw JSON (DescribeTasks
+    /// entries): the running ones (ListTasks by `startedBy`, which allows no other filter) and
+    /// the stopped ones (ListTasks by family, matched on `startedBy` here).
+    pub async fn tasks_started_by(
+        &self,
+        cluster: &str,
+        family: &str,
+        started_by: &str,
+    ) -> Result<Vec<Value>, AwsError> {
+        let running = self
+            .client
+            .list_tasks()
+            .cluster(cluster)
+            .started_by(started_by)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ecs:ListTasks", &e))?;
+        let stopped = self
+            .client
+            .list_tasks()
+            .cluster(cluster)
+            .family(family)
+            .desired_status(DesiredStatus::Stopped)
+            .max_results(100)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ecs:ListTasks", &e))?;
+        let mut arns: Vec<String> = running.task_arns().to_vec();
+        arns.extend(stopped.task_arns().iter().cloned());
+        arns.sort_unstable();
+        arns.dedup();
+        let mut found = Vec::new();
+        // DescribeTasks takes at most 100 tasks a call.
+        for chunk in arns.chunks(100) {
+            let raw = RawBody::default();
+            self.client
+                .describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(chunk.to_vec()))
+                .customize()
+                .interceptor(raw.clone())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ecs:DescribeTasks", &e))?;
+            let body = raw.json().unwrap_or(Value::Null);
+            found.extend(
+                body.get("tasks")
+                    .and_then(Value::as_array)
+                    .map_or(&[][..], Vec::as_slice)
+                    .iter()
+                    .filter(|t| t.get("startedBy").and_then(Value::as_str) == Some(started_by))
+                    .cloned(),
+            );
+        }
+        Ok(found)
     }
 
     /// The stopped tasks that `deployment_id` started (at most 100, newest listed first by ECS).

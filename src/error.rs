@@ -9,6 +9,8 @@ use std::fmt;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use crate::aws::WriteAttempts;
+
 /// Exit code: deployed and verified.
 pub const EXIT_OK: i32 = 0;
 /// Exit code: the service was updated, then the deployment failed, rolled back or timed out.
@@ -59,6 +61,14 @@ pub enum Changed {
     },
     /// These services were updated (names as configured).
     Services(Vec<String>),
+    /// A write's answer was lost and no read could settle what it did.
+    Unknown {
+        /// What may have changed, in words.
+        words: String,
+        /// True when a service may have been updated (exit 1); false when every service is
+        /// known to be unchanged (exit 2).
+        services: bool,
+    },
 }
 
 /// What went wrong in an AWS call, reduced to what a person needs.
@@ -76,6 +86,9 @@ pub struct AwsError {
     pub request_id: Option<String>,
     /// True when the request never got an answer (connection, DNS, timeout).
     pub no_response: bool,
+    /// True when the call may have reached AWS and been applied although no answer said so;
+    /// see [`AwsError::is_ambiguous`].
+    pub ambiguous: bool,
     /// Set when the call never left because credentials could not be had (for example the
     /// STS session could not be renewed); says why.
     pub credentials: Option<String>,
@@ -105,6 +118,16 @@ impl AwsError {
         };
         let request_id = err.meta().extra("aws_request_id").map(str::to_string);
         let credentials = credentials_failure(err);
+        let ambiguous = credentials.is_none()
+            && match err {
+                SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+                SdkError::DispatchFailure(failure) => {
+                    failure.as_connector_error().is_none_or(|c| !c.is_user())
+                        && !crate::aws::refused(err)
+                }
+                SdkError::ServiceError(_) => status.is_some_and(|s| s >= 500),
+                _ => false,
+            };
         Self {
             operation,
             code,
@@ -112,9 +135,27 @@ impl AwsError {
             status,
             request_id,
             no_response: no_response && credentials.is_none(),
+            ambiguous,
             credentials,
             detail,
         }
+    }
+
+    /// Reduces the SDK error of a write whose attempts `attempts` watched: ambiguous also when
+    /// an earlier attempt may have been applied and a later one then failed definitely (the
+    /// SDK reports only the last attempt's error).
+    pub fn from_write<E, R>(
+        operation: &'static str,
+        err: &SdkError<E, R>,
+        attempts: &WriteAttempts,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: fmt::Debug + HasStatus + 'static,
+    {
+        let mut reduced = Self::from_sdk(operation, err);
+        reduced.ambiguous |= reduced.credentials.is_none() && attempts.may_have_applied();
+        reduced
     }
 
     /// An error that says only what went wrong, without an SDK error behind it.
@@ -126,6 +167,7 @@ impl AwsError {
             status: None,
             request_id: None,
             no_response: false,
+            ambiguous: false,
             credentials: None,
             detail: String::new(),
         }
@@ -148,6 +190,22 @@ impl AwsError {
                         | "IDPCommunicationError"
                 )
             })
+    }
+
+    /// True when the failure of a write leaves its outcome unknown: the request may have
+    /// reached AWS and been applied, but no answer said so. That is a timeout, a connection
+    /// closed or reset after the request was sent, a 5xx, or an unreadable answer, on the
+    /// last attempt or (with [`AwsError::from_write`]) on any earlier one. A 4xx answer
+    /// (validation, not found, denied, throttled) is definite, and so is a call that never
+    /// left (no credentials, connection refused).
+    ///
+    /// After an ambiguous failure, read the real state back before saying or doing anything
+    /// else: for ECS `UpdateService` DescribeServices, for `RunTask` ListTasks by `startedBy`,
+    /// for CodeDeploy `CreateDeployment` ListDeployments of the group, for EventBridge
+    /// `PutTargets` ListTargetsByRule, for Scheduler `UpdateSchedule` GetSchedule. Only a read
+    /// may say "nothing was changed".
+    pub fn is_ambiguous(&self) -> bool {
+        self.ambiguous
     }
 
     /// True when AWS refused the call for lack of permission.
@@ -442,6 +500,20 @@ pub enum Error {
         changed: Changed,
     },
 
+    /// A write failed without a definite answer ([`AwsError::is_ambiguous`]), and reading AWS
+    /// back settled what it did.
+    #[error("{step}: {err}; {found}; {}", changed_words(.changed))]
+    ReadBack {
+        /// What the pipe was doing, in words.
+        step: String,
+        /// The failure of the write.
+        err: Box<AwsError>,
+        /// What the read showed, in words (names the read).
+        found: String,
+        /// How far the deploy had got, as the read showed it.
+        changed: Changed,
+    },
+
     /// The deployment started and did not succeed: failed, rolled back, replaced or timed out.
     #[error("{verdict}")]
     Rollout {
@@ -517,6 +589,7 @@ fn changed_words(changed: &Changed) -> String {
         Changed::Services(services) => {
             format!("services {} were already updated", services.join(", "))
         }
+        Changed::Unknown { words, .. } => words.clone(),
     }
 }
 
@@ -529,7 +602,11 @@ impl Error {
             }
             Self::PreDeploy { ran: true, .. } => EXIT_PRE_DEPLOY_FAILED,
             Self::Aws {
-                changed: Changed::Services(_),
+                changed: Changed::Services(_) | Changed::Unknown { services: true, .. },
+                ..
+            }
+            | Self::ReadBack {
+                changed: Changed::Services(_) | Changed::Unknown { services: true, .. },
                 ..
             } => EXIT_DEPLOY_FAILED,
             _ => EXIT_NOTHING_CHANGED,
@@ -548,7 +625,7 @@ impl Error {
                 .cloned()
                 .chain(err.request_id.iter().map(|id| format!("request id: {id}")))
                 .collect(),
-            Self::Aws { err, .. } => err
+            Self::Aws { err, .. } | Self::ReadBack { err, .. } => err
                 .request_id
                 .iter()
                 .map(|id| format!("request id: {id}"))
@@ -601,6 +678,13 @@ impl Error {
             ],
             Self::ImageNotFound { .. } => vec![
                 "push the image before this step (check the tag or digest in IMAGE), or set VERIFY_IMAGE: 'false' if the role may not read ECR".into(),
+            ],
+            Self::Aws { changed: Changed::Unknown { .. }, .. }
+            | Self::ReadBack { changed: Changed::Unknown { .. }, .. } => vec![
+                "the answer was lost on the way (a timeout, a dropped connection or an AWS server error) and AWS could not tell what it did; look at the ECS console (the service's Deployments tab, the cluster's tasks) before re-running the step".into(),
+            ],
+            Self::ReadBack { .. } => vec![
+                "the answer was lost on the way (a timeout, a dropped connection or an AWS server error); the read above shows what happened, so the step can be re-run".into(),
             ],
             Self::Aws { err, .. } if err.is_access_denied() => access_denied_hints(err),
             Self::Aws { err, .. } if err.credentials.is_some() => vec![

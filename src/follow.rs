@@ -5,10 +5,13 @@
 //! are described [`DESCRIBE_SERVICES_MAX`] per call, so N services cost ceil(N/10) calls a
 //! poll. Each new service event is printed once, a deployment line only when it changed, and
 //! a heartbeat when nothing has been printed for a while. With several services every line
-//! starts with `[service]`. Throttling and server errors never end the wait early; a signal
-//! from Bitbucket does, at once.
+//! starts with `[service]`. A poll that fails after the SDK's retries (throttling, a lost
+//! connection, a server error) is not a verdict: it is said in one line and asked again, and
+//! only `WAIT_TIMEOUT` ends such a wait, saying how long ECS could not be read and what was last
+//! seen. A signal from Bitbucket ends the wait at once.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -134,8 +137,10 @@ pub fn short(name_or_arn: &str) -> &str {
 }
 
 /// Follows every watch until each has an [`Outcome`] (a timeout gives the rest
-/// [`Outcome::TimedOut`]). Errs only when following itself is impossible: a signal, or an
-/// AWS error that asking again will not fix.
+/// [`Outcome::TimedOut`]). A poll that fails after the SDK's retries (throttling, a lost
+/// connection, a server error) is not a verdict: it is said in one line and asked again
+/// until `WAIT_TIMEOUT`. Errs only when following itself is impossible: a signal, or an AWS
+/// error that asking again will not fix (access denied, credentials that cannot be renewed).
 pub async fn follow(
     ecs: &Ecs,
     logs: &LogReaders,
@@ -143,94 +148,190 @@ pub async fn follow(
     watches: &mut [Watch],
     report: &Reporter,
 ) -> Result<(), Error> {
-    let start = Instant::now();
-    let deadline = start + settings.timeout;
-    let mut last_output = Instant::now();
-    let mut lines_seen = report.lines_written();
-    let mut transient_errors: u32 = 0;
+    let mut clock = Clock::start(settings, report);
+    let mut unread = Unread::default();
     let mut stop = std::pin::pin!(shutdown_signal());
-
     loop {
-        let pending: Vec<String> = watches
-            .iter()
-            .filter(|w| w.outcome.is_none())
-            .map(|w| w.name.clone())
-            .collect();
-        if pending.is_empty() {
+        if watches.iter().all(|w| w.outcome.is_some()) {
             return Ok(());
         }
-        let polled = tokio::select! {
-            polled = describe_all(ecs, &settings.cluster, &pending) => polled,
-            () = &mut stop => return Err(interrupted(watches)),
-        };
-        // Every transient error of this poll, from DescribeServices or from a blue/green
-        // service's DescribeServiceDeployments: both back off the same way.
-        let mut transient: Vec<AwsError> = Vec::new();
-        match polled {
-            Ok(lookups) => {
-                let mut lookups = lookups.into_iter();
-                for watch in watches.iter_mut().filter(|w| w.outcome.is_none()) {
-                    let lookup = lookups.next().unwrap_or(Lookup::Missing);
-                    let observed = tokio::select! {
-                        observed = observe(ecs, logs, settings, watch, lookup, report) => observed,
-                        () = &mut stop => return Err(interrupted(watches)),
-                    };
-                    match observed {
-                        Ok(()) => {}
-                        Err(err) if err.is_transient() => transient.push(err),
-                        Err(err) => return Err(lost(err, watches)),
-                    }
-                }
-            }
-            Err(err) if err.is_transient() => transient.push(err),
-            Err(err) => return Err(lost(err, watches)),
-        }
+        let polled_at = Instant::now();
+        let failed = poll(ecs, logs, settings, watches, report, &mut stop).await?;
         // The verdict goes out at the poll that decided it, not one interval later.
         if watches.iter().all(|w| w.outcome.is_some()) {
             return Ok(());
         }
-        if transient.is_empty() {
-            transient_errors = 0;
-        } else {
-            transient_errors += 1;
-            for err in &transient {
-                report.warn(&format!(
-                    "{err}; still waiting, will ask again ({transient_errors} failed poll{} in a row, backing off)",
-                    if transient_errors == 1 { "" } else { "s" }
-                ));
-            }
-        }
-
-        let now = Instant::now();
-        if report.lines_written() != lines_seen {
-            lines_seen = report.lines_written();
-            last_output = now;
-        }
-        if now >= deadline {
-            for watch in watches.iter_mut().filter(|w| w.outcome.is_none()) {
-                let timed_out = timed_out(ecs, logs, settings, watch).await;
-                watch.outcome = Some(Outcome::TimedOut(timed_out));
-            }
+        unread.record(&failed, polled_at, report);
+        if clock.out_of_time(report) {
+            time_out(ecs, logs, settings, watches, &unread).await;
             return Ok(());
         }
-        if now.duration_since(last_output) >= settings.heartbeat {
-            for watch in watches.iter().filter(|w| w.outcome.is_none()) {
-                report.detail(&format!(
-                    "{}… still waiting ({}): {}",
-                    watch.label,
-                    human(start.elapsed()),
-                    watch.state()
-                ));
-            }
-            last_output = now;
-            lines_seen = report.lines_written();
-        }
-        let pause =
-            pause(settings.interval, transient_errors).min(deadline.saturating_duration_since(now));
+        clock.heartbeat(watches, report);
+        let pause = clock.pause(settings.interval, unread.in_a_row);
         tokio::select! {
             () = tokio::time::sleep(pause) => {}
             () = &mut stop => return Err(interrupted(watches)),
         }
+    }
+}
+
+/// One poll of every deployment without a verdict: describe, print what is new, judge. Returns
+/// the errors that asking again may fix, from DescribeServices or from a blue/green service's
+/// DescribeServiceDeployments (both are treated alike).
+async fn poll<S: Future<Output = ()>>(
+    ecs: &Ecs,
+    logs: &LogReaders,
+    settings: &Settings,
+    watches: &mut [Watch],
+    report: &Reporter,
+    stop: &mut Pin<&mut S>,
+) -> Result<Vec<AwsError>, Error> {
+    let pending: Vec<String> = watches
+        .iter()
+        .filter(|w| w.outcome.is_none())
+        .map(|w| w.name.clone())
+        .collect();
+    let polled = tokio::select! {
+        polled = describe_all(ecs, &settings.cluster, &pending) => polled,
+        () = stop.as_mut() => return Err(interrupted(watches)),
+    };
+    let mut lookups = match polled {
+        Ok(lookups) => lookups.into_iter(),
+        Err(err) if err.is_transient() => return Ok(vec![err]),
+        Err(err) => return Err(lost(err, watches)),
+    };
+    let mut transient = Vec::new();
+    for watch in watches.iter_mut().filter(|w| w.outcome.is_none()) {
+        let lookup = lookups.next().unwrap_or(Lookup::Missing);
+        let observed = tokio::select! {
+            observed = observe(ecs, logs, settings, watch, lookup, report) => observed,
+            () = stop.as_mut() => return Err(interrupted(watches)),
+        };
+        match observed {
+            Ok(()) => {}
+            Err(err) if err.is_transient() => transient.push(err),
+            Err(err) => return Err(lost(err, watches)),
+        }
+    }
+    Ok(transient)
+}
+
+/// The wait's time: the deadline, and when something was last printed (for the heartbeat).
+struct Clock {
+    start: Instant,
+    deadline: Instant,
+    heartbeat: Duration,
+    last_output: Instant,
+    lines_seen: u64,
+}
+
+impl Clock {
+    fn start(settings: &Settings, report: &Reporter) -> Self {
+        let start = Instant::now();
+        Self {
+            start,
+            deadline: start + settings.timeout,
+            heartbeat: settings.heartbeat,
+            last_output: start,
+            lines_seen: report.lines_written(),
+        }
+    }
+
+    /// Notes whether the last poll printed anything; true once `WAIT_TIMEOUT` has passed.
+    fn out_of_time(&mut self, report: &Reporter) -> bool {
+        let now = Instant::now();
+        if report.lines_written() != self.lines_seen {
+            self.lines_seen = report.lines_written();
+            self.last_output = now;
+        }
+        now >= self.deadline
+    }
+
+    /// A line per deployment still running when nothing has been printed for a while.
+    fn heartbeat(&mut self, watches: &[Watch], report: &Reporter) {
+        let now = Instant::now();
+        if now.duration_since(self.last_output) < self.heartbeat {
+            return;
+        }
+        for watch in watches.iter().filter(|w| w.outcome.is_none()) {
+            report.detail(&format!(
+                "{}… still waiting ({}): {}",
+                watch.label,
+                human(self.start.elapsed()),
+                watch.state()
+            ));
+        }
+        self.last_output = now;
+        self.lines_seen = report.lines_written();
+    }
+
+    /// The pause before the next poll, never past the deadline.
+    fn pause(&self, interval: Duration, failed_polls: u32) -> Duration {
+        pause(interval, failed_polls).min(self.deadline.saturating_duration_since(Instant::now()))
+    }
+}
+
+/// Polls that failed in a row, and since when: not a verdict, but what a timeout reports.
+#[derive(Debug, Default)]
+struct Unread {
+    in_a_row: u32,
+    since: Option<Instant>,
+    last_error: String,
+}
+
+impl Unread {
+    /// Notes the errors of the poll begun at `polled_at` (none: it succeeded), each said in
+    /// one line.
+    fn record(&mut self, failed: &[AwsError], polled_at: Instant, report: &Reporter) {
+        let Some(last) = failed.last() else {
+            *self = Self::default();
+            return;
+        };
+        self.in_a_row += 1;
+        self.since.get_or_insert(polled_at);
+        self.last_error = last.to_string();
+        for err in failed {
+            report.warn(&format!(
+                "{err}; still waiting, will ask again ({} failed poll{} in a row, backing off)",
+                self.in_a_row,
+                if self.in_a_row == 1 { "" } else { "s" }
+            ));
+        }
+    }
+}
+
+/// `WAIT_TIMEOUT` passed: every deployment without a verdict gets [`Outcome::TimedOut`],
+/// saying what was last seen and, when the last polls failed, for how long ECS could not be read.
+async fn time_out(
+    ecs: &Ecs,
+    logs: &LogReaders,
+    settings: &Settings,
+    watches: &mut [Watch],
+    unread: &Unread,
+) {
+    for watch in watches.iter_mut().filter(|w| w.outcome.is_none()) {
+        let report = match unread.since {
+            Some(since) => unreadable(watch, since.elapsed(), &unread.last_error),
+            None => timed_out(ecs, logs, settings, watch).await,
+        };
+        watch.outcome = Some(Outcome::TimedOut(report));
+    }
+}
+
+/// The timeout of a deployment that ECS would not describe at the end: what was last seen,
+/// never a guess at the rest.
+fn unreadable(watch: &Watch, unread_for: Duration, last_error: &str) -> Report {
+    Report {
+        verdict: format!(
+            "ECS could not be read for {} until WAIT_TIMEOUT; last seen: {}; the service was updated and may still change",
+            human(unread_for),
+            watch.state()
+        ),
+        details: vec![format!("last error: {last_error}")],
+        hints: vec![
+            "look at the service's Deployments tab in the ECS console for the outcome".into(),
+            "check the runner's network and the ECS endpoint (AWS_DEFAULT_REGION, AWS_ENDPOINT_URL)".into(),
+        ],
     }
 }
 

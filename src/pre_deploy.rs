@@ -7,13 +7,14 @@
 //! judges. Sidecars' exit codes are shown but never decide: a proxy that exits 137 when the
 //! task ends must not fail a good migration.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
+use crate::aws::idempotency_token;
 use crate::config::{BitbucketContext, Config};
 use crate::ecs::Ecs;
-use crate::error::{Changed, Error};
+use crate::error::{AwsError, Changed, Error};
 use crate::follow::{human, shutdown_signal};
 use crate::logs::{self, Cursor, Located, LogReader, LogReaders};
 use crate::plan::PreDeployPlan;
@@ -342,7 +343,9 @@ pub async fn run(
     }
 }
 
-/// RunTask; the task's ARN, or why no task started.
+/// RunTask; the task's ARN, or why no task started. The request carries one `clientToken`
+/// for this run, so every retry of it (the SDK's) starts the task at most once; when the
+/// answer is lost all the same, the task is looked for by `startedBy`.
 async fn start(
     ecs: &Ecs,
     config: &Config,
@@ -353,18 +356,35 @@ async fn start(
 ) -> Result<String, Error> {
     let started_by = started_by(&config.context);
     let tags = crate::task_def::audit_tags(&config.context);
-    let request = run_task_request(
+    let mut request = run_task_request(
         &config.target.cluster,
         context.task_definition,
         plan,
         &tags,
         &started_by,
     );
-    let answer = ecs.run_task(&request).await.map_err(|err| Error::Aws {
-        step: "starting the pre-deploy task".into(),
-        err: err.into(),
-        changed: changed(context),
-    })?;
+    if let Some(fields) = request.as_object_mut() {
+        fields.insert("clientToken".into(), json!(idempotency_token()));
+    }
+    let sent_at = epoch_now();
+    let answer = match ecs.run_task(&request).await {
+        Ok(answer) => answer,
+        Err(err) if err.is_ambiguous() => {
+            let lost = LostRun {
+                started_by: &started_by,
+                sent_at,
+                err,
+            };
+            return find_lost_task(ecs, config, context, &lost, timeout, report).await;
+        }
+        Err(err) => {
+            return Err(Error::Aws {
+                step: "starting the pre-deploy task".into(),
+                err: err.into(),
+                changed: changed(context),
+            });
+        }
+    };
     if let Some(why) = run_failure(&answer) {
         return Err(Error::PreDeploy {
             verdict: format!(
@@ -386,6 +406,98 @@ async fn start(
     report.detail(&format!(
         "task {} started (startedBy {started_by}, timeout {})",
         short_task(&task_arn),
+        human(timeout)
+    ));
+    Ok(task_arn)
+}
+
+fn epoch_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A RunTask whose answer was lost.
+struct LostRun<'a> {
+    started_by: &'a str,
+    /// When it was sent, in epoch seconds.
+    sent_at: f64,
+    err: AwsError,
+}
+
+/// How far this machine's clock and ECS's may be apart when telling this run's task from an
+/// earlier run's with the same `startedBy` (a re-run of the step keeps the build number).
+pub const CLOCK_SKEW_SECONDS: f64 = 60.0;
+
+/// The task a RunTask without an answer started, among `tasks` (DescribeTasks entries found
+/// by `startedBy`): the newest one running `task_definition` and created after the call was
+/// sent (give or take [`CLOCK_SKEW_SECONDS`]).
+pub fn lost_task(tasks: &[Value], task_definition: &str, sent_at: f64) -> Option<String> {
+    tasks
+        .iter()
+        .filter(|t| text(t, "taskDefinitionArn") == task_definition)
+        .map(|t| (t.get("createdAt").and_then(Value::as_f64).unwrap_or(0.0), t))
+        .filter(|(created, _)| *created >= sent_at - CLOCK_SKEW_SECONDS)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, t)| text(t, "taskArn").to_string())
+        .filter(|arn| !arn.is_empty())
+}
+
+/// After a RunTask without an answer: ListTasks by `startedBy`, and follow the task found.
+/// Says the command did not run only when that read found no task.
+async fn find_lost_task(
+    ecs: &Ecs,
+    config: &Config,
+    context: &Context<'_>,
+    lost: &LostRun<'_>,
+    timeout: Duration,
+    report: &Reporter,
+) -> Result<String, Error> {
+    let err = &lost.err;
+    report.warn(&format!(
+        "{err}; the task may have started all the same, so looking for it by startedBy {}",
+        lost.started_by
+    ));
+    let name = revision_name(context.task_definition);
+    let family = name.rsplit_once(':').map_or(name, |(family, _)| family);
+    let tasks = match ecs
+        .tasks_started_by(&config.target.cluster, family, lost.started_by)
+        .await
+    {
+        Ok(tasks) => tasks,
+        Err(read) => {
+            return Err(Error::PreDeploy {
+                verdict: format!(
+                    "it is not known whether PRE_DEPLOY_COMMAND ran: RunTask's answer was lost ({err}) and looking for its task failed too ({read}); {}",
+                    context.unchanged()
+                ),
+                details: Vec::new(),
+                hints: vec![format!(
+                    "look for the task before re-running: aws ecs list-tasks --cluster {} --started-by {}",
+                    config.target.cluster, lost.started_by
+                )],
+                ran: true,
+            });
+        }
+    };
+    let Some(task_arn) = lost_task(&tasks, context.task_definition, lost.sent_at) else {
+        return Err(Error::PreDeploy {
+            verdict: format!(
+                "PRE_DEPLOY_COMMAND did not run: RunTask's answer was lost ({err}) and ListTasks shows no task of {name} started by {} since; {}",
+                lost.started_by,
+                context.unchanged()
+            ),
+            details: Vec::new(),
+            hints: vec![
+                "the network between the runner and ECS dropped the call; re-run the step".into(),
+            ],
+            ran: false,
+        });
+    };
+    report.detail(&format!(
+        "found task {} by startedBy {}: following it (timeout {})",
+        short_task(&task_arn),
+        lost.started_by,
         human(timeout)
     ));
     Ok(task_arn)
@@ -441,10 +553,7 @@ async fn stop(
         .await
     {
         Ok(()) => format!("the pipe stopped task {}", short_task(task_arn)),
-        Err(err) => format!(
-            "stopping task {} failed ({err}); stop it by hand",
-            short_task(task_arn)
-        ),
+        Err(err) => stop_read_back(ecs, &config.target.cluster, task_arn, &err).await,
     };
     record.verdict = ended.verdict.into();
     Error::PreDeploy {
@@ -456,6 +565,36 @@ async fn stop(
         details: container_lines(&ended.last.unwrap_or(Value::Null), &plan.container),
         hints: ended.hints,
         ran: ended.ran,
+    }
+}
+
+/// After a StopTask that failed: DescribeTasks, and say whether the task stopped.
+async fn stop_read_back(ecs: &Ecs, cluster: &str, task_arn: &str, err: &AwsError) -> String {
+    let short = short_task(task_arn);
+    let by_hand = format!("stop it by hand: aws ecs stop-task --cluster {cluster} --task {short}");
+    match ecs.describe_task(cluster, task_arn).await {
+        Ok(Some(task)) => stop_words(&task, short, err, &by_hand),
+        Ok(None) => format!(
+            "stopping task {short} failed ({err}) and DescribeTasks does not show it; check whether it still runs and {by_hand}"
+        ),
+        Err(read) => format!(
+            "stopping task {short} failed ({err}) and reading it back failed too ({read}); check whether it still runs and {by_hand}"
+        ),
+    }
+}
+
+/// What a task read back after a failed StopTask shows, in words.
+pub fn stop_words(task: &Value, short: &str, err: &AwsError, by_hand: &str) -> String {
+    match (text(task, "lastStatus"), text(task, "desiredStatus")) {
+        ("STOPPED", _) => format!(
+            "StopTask for task {short} answered with an error ({err}), but DescribeTasks shows it STOPPED"
+        ),
+        (status, "STOPPED") => format!(
+            "StopTask for task {short} answered with an error ({err}), but DescribeTasks shows it stopping ({status}, desired status STOPPED)"
+        ),
+        (status, _) => format!(
+            "stopping task {short} failed ({err}) and DescribeTasks shows it still {status}; {by_hand}"
+        ),
     }
 }
 

@@ -158,6 +158,9 @@ pub struct Deployment {
     pub rollout_state: Option<String>,
     #[serde(default)]
     pub rollout_state_reason: Option<String>,
+    /// Epoch seconds; 0 when ECS did not say.
+    #[serde(default)]
+    pub created_at: f64,
 }
 
 /// One entry of `events[]`.

@@ -11,6 +11,7 @@ mod edges;
 mod features;
 mod image;
 mod logs;
+mod lost_answers;
 mod permissions;
 mod pipelines;
 mod plan;

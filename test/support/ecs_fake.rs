@@ -2,6 +2,7 @@
 //! DescribeServices (and DescribeServiceDeployments) frames after the pipe's UpdateService,
 //! one frame per poll, speaking the real protocols so the SDK parses, signs and retries.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Value, json};
@@ -51,6 +52,28 @@ pub struct Script {
     pub failing_sd_polls: u32,
     /// The pre-deploy task (`PRE_DEPLOY_COMMAND`): RunTask and DescribeTasks answers for it.
     pub task: Option<TaskScript>,
+    /// Network faults, per operation ([`Script::lose`], [`Script::reset`]).
+    pub faults: Vec<Fault>,
+}
+
+/// A network fault on `times` calls of `operation` from call `from` on (1-based; for
+/// DescribeServices counting only the polls after the first deployment; `u32::MAX`: every call). Each faulty call gets
+/// [`Resp::close`]: the connection closes with no reply, which the SDK sees at once.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    /// The operation, e.g. `UpdateService` or `AssumeRoleWithWebIdentity`.
+    pub operation: String,
+    pub kind: FaultKind,
+    pub from: u32,
+    pub times: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// The request is applied, then the answer is lost.
+    Lost,
+    /// The connection is reset before the request is applied.
+    Reset,
 }
 
 /// What the fake plays for a RunTask: `failures` (then no task starts), or a task: `frames[0]`
@@ -76,6 +99,7 @@ pub fn task(status: &str, containers: &[(&str, Option<i32>)]) -> Value {
         "desiredStatus": if status == "STOPPED" { "STOPPED" } else { "RUNNING" },
         "startedBy": "ecs-oidc-deploy/42",
         "launchType": "FARGATE",
+        "createdAt": now_epoch_f64(),
         "containers": containers.iter().map(|(name, code)| {
             let mut c = json!({"name": name, "lastStatus": status});
             if let Some(code) = code {
@@ -118,7 +142,30 @@ impl Script {
             deny: None,
             failing_sd_polls: 0,
             task: None,
+            faults: Vec::new(),
         }
+    }
+
+    /// The first `times` answers to `operation` are lost: applied, then the connection closes.
+    pub fn lose(mut self, operation: &str, times: u32) -> Script {
+        self.faults.push(Fault {
+            operation: operation.into(),
+            kind: FaultKind::Lost,
+            from: 1,
+            times,
+        });
+        self
+    }
+
+    /// The first `times` calls of `operation` are reset: the connection closes, nothing applied.
+    pub fn reset(mut self, operation: &str, times: u32) -> Script {
+        self.faults.push(Fault {
+            operation: operation.into(),
+            kind: FaultKind::Reset,
+            from: 1,
+            times,
+        });
+        self
     }
 }
 
@@ -133,6 +180,18 @@ struct State {
     registered: Vec<Value>,
     task_polls: u32,
     stop_reason: Option<String>,
+    /// UpdateService calls that reached the service, whether or not they started a deployment.
+    update_calls: u32,
+    /// The task definition of the last deployment started.
+    deployed_td: Option<String>,
+    /// Calls of each faulty operation so far.
+    fault_calls: HashMap<String, u32>,
+    /// Tasks RunTask started (a repeated `clientToken` starts none).
+    tasks_started: u32,
+    /// `clientToken` → the RunTask answer it got.
+    run_tokens: HashMap<String, Value>,
+    /// `startedBy` of each task started.
+    started_by: Vec<String>,
 }
 
 /// The running fake.
@@ -166,8 +225,19 @@ impl EcsFake {
         lock(&self.state).sts_calls
     }
 
+    /// Deployments UpdateService started (ECS starts none for a repeated, unchanged update).
     pub fn updates(&self) -> u32 {
         lock(&self.state).updates
+    }
+
+    /// UpdateService calls that reached the service (a reset one did not).
+    pub fn update_calls(&self) -> u32 {
+        lock(&self.state).update_calls
+    }
+
+    /// Tasks RunTask started.
+    pub fn tasks_started(&self) -> u32 {
+        lock(&self.state).tasks_started
     }
 
     pub fn registered(&self) -> Vec<Value> {
@@ -204,7 +274,32 @@ fn frame(frames: &[Value], i: u32) -> Value {
     frames.get(i).cloned().unwrap_or(Value::Null)
 }
 
+/// Plays the faults, then answers as ECS and STS would.
 fn handle(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
+    match fault(script, state, req) {
+        Some(FaultKind::Reset) => Resp::close(),
+        Some(FaultKind::Lost) => {
+            let _applied = respond(script, state, req);
+            Resp::close()
+        }
+        None => respond(script, state, req),
+    }
+}
+
+/// The fault this call gets, if any (and counts it).
+fn fault(script: &Script, state: &Mutex<State>, req: &Req) -> Option<FaultKind> {
+    let op = req.operation()?;
+    let fault = script.faults.iter().find(|f| f.operation == op)?;
+    let mut s = lock(state);
+    if op == "DescribeServices" && s.updates == 0 {
+        return None;
+    }
+    let calls = s.fault_calls.entry(op).or_insert(0);
+    *calls += 1;
+    (*calls >= fault.from && *calls - fault.from < fault.times).then_some(fault.kind)
+}
+
+fn respond(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
     if req.action().as_deref() == Some("AssumeRoleWithWebIdentity") {
         let call = {
             let mut s = lock(state);
@@ -295,6 +390,19 @@ fn handle(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
                     "Service Unavailable. Please try again later.",
                 );
             }
+            s.update_calls += 1;
+            let td = body["taskDefinition"].as_str().map(str::to_string);
+            let force = body["forceNewDeployment"].as_bool() == Some(true);
+            if s.updates > 0 && !force && (td.is_none() || td == s.deployed_td) {
+                // As ECS: an update that changes nothing starts no deployment.
+                let now = if s.updates >= 2 {
+                    frame(&script.rollback_frames, 0)
+                } else {
+                    script.update_reply.clone()
+                };
+                return Resp::json(200, json!({"service": now}));
+            }
+            s.deployed_td = td;
             s.updates += 1;
             if s.updates >= 2 {
                 // A rollback by the pipe: restart the frame count for the rollback frames.
@@ -321,6 +429,17 @@ fn handle(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
             );
             Resp::json(200, json!({"serviceDeployments": [sd], "failures": []}))
         }
+        Some("ListTasks") if body["startedBy"].is_string() => {
+            let s = lock(state);
+            let arns: Vec<Value> = s
+                .started_by
+                .iter()
+                .filter(|b| body["startedBy"] == **b)
+                .map(|_| json!(TASK_ARN))
+                .take(1)
+                .collect();
+            Resp::json(200, json!({"taskArns": arns}))
+        }
         Some("ListTasks") => {
             let arns: Vec<Value> = script
                 .stopped_tasks
@@ -329,15 +448,7 @@ fn handle(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
                 .collect();
             Resp::json(200, json!({"taskArns": arns}))
         }
-        Some("RunTask") => match &script.task {
-            Some(t) if !t.failures.is_empty() => {
-                Resp::json(200, json!({"tasks": [], "failures": t.failures}))
-            }
-            Some(t) => Resp::json(200, json!({"tasks": [frame(&t.frames, 0)], "failures": []})),
-            None => {
-                Resp::aws_json_error(400, "InvalidParameterException", "the fake plays no task")
-            }
-        },
+        Some("RunTask") => run_task(script, state, &body),
         Some("StopTask") => {
             let reason = body["reason"].as_str().unwrap_or_default().to_string();
             lock(state).stop_reason = Some(reason);
@@ -375,6 +486,30 @@ fn handle(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
             &format!("the fake does not play {other:?}"),
         ),
     }
+}
+
+/// RunTask as ECS plays it: a `clientToken` seen before gets the answer it got then, and
+/// starts nothing.
+fn run_task(script: &Script, state: &Mutex<State>, body: &Value) -> Resp {
+    let Some(t) = &script.task else {
+        return Resp::aws_json_error(400, "InvalidParameterException", "the fake plays no task");
+    };
+    if !t.failures.is_empty() {
+        return Resp::json(200, json!({"tasks": [], "failures": t.failures}));
+    }
+    let mut s = lock(state);
+    let token = body["clientToken"].as_str().map(str::to_string);
+    if let Some(answer) = token.as_ref().and_then(|t| s.run_tokens.get(t)) {
+        return Resp::json(200, answer.clone());
+    }
+    s.tasks_started += 1;
+    s.started_by
+        .push(body["startedBy"].as_str().unwrap_or_default().to_string());
+    let answer = json!({"tasks": [frame(&t.frames, 0)], "failures": []});
+    if let Some(token) = token {
+        s.run_tokens.insert(token, answer.clone());
+    }
+    Resp::json(200, answer)
 }
 
 /// The pipe's variables for deploying `nginx:1.28` to service `web` of cluster `prod` through

@@ -213,6 +213,7 @@ pub fn url_encode(s: &str) -> String {
 }
 
 /// A response the fake sends. `Content-Length` and `Connection` are added when it is written.
+/// [`Resp::close`] sends none: the connection is closed instead.
 #[derive(Debug, Clone)]
 pub struct Resp {
     pub status: u16,
@@ -225,7 +226,27 @@ pub fn request_id() -> String {
     super::random_uuid()
 }
 
+/// The `status` of [`Resp::close`]: no HTTP status has it.
+pub const CLOSE: u16 = 0;
+
 impl Resp {
+    /// No reply at all: the fake closes the connection once the request has been read, as a
+    /// flaky network or a dying load balancer does. The SDK sees the connection closed before
+    /// an answer (at once, not after a timeout) and retries. Whether the request was applied
+    /// first is up to the handler: that is the difference between a lost answer and a reset.
+    pub fn close() -> Resp {
+        Resp {
+            status: CLOSE,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// True for [`Resp::close`].
+    pub fn is_close(&self) -> bool {
+        self.status == CLOSE
+    }
+
     /// An empty response with an `x-amzn-RequestId`.
     pub fn new(status: u16) -> Resp {
         Resp {
@@ -591,11 +612,24 @@ async fn accept_loop(listener: &tokio::net::TcpListener, shared: &Arc<Shared>) {
 }
 
 /// Records the request, then runs the handler where it may block.
+/// The error a handler's [`Resp::close`] turns into: hyper then closes the connection
+/// without writing a reply.
+#[derive(Debug)]
+struct Closed;
+
+impl std::fmt::Display for Closed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("fake: connection closed without a reply (Resp::close)")
+    }
+}
+
+impl std::error::Error for Closed {}
+
 async fn serve_request(
     shared: Arc<Shared>,
     conn: u64,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, hyper::Error> {
+) -> Result<Response<Full<Bytes>>, Box<dyn std::error::Error + Send + Sync>> {
     let (parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes().to_vec();
     let req = Req {
@@ -618,6 +652,9 @@ async fn serve_request(
     let resp = tokio::task::spawn_blocking(move || call_handler(&shared.handler, &req))
         .await
         .unwrap_or_else(|e| Resp::text(500, &format!("fake handler did not finish: {e}")));
+    if resp.is_close() {
+        return Err(Box::new(Closed));
+    }
     Ok(resp.into_response())
 }
 
