@@ -33,6 +33,7 @@ pub mod help;
 pub mod image;
 pub mod logs;
 pub mod outputs;
+pub mod overrides;
 pub mod plan;
 pub mod policy;
 pub mod pre_deploy;
@@ -42,6 +43,7 @@ pub mod rollback;
 pub mod rollout;
 pub mod secret;
 pub mod task_def;
+pub mod template;
 
 pub use config::Config;
 pub use error::Error;
