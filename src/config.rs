@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Problem};
 use crate::image::ImageRef;
+use crate::overrides::{self, Overrides};
 use crate::secret::Secret;
 
 /// Default STS session length, as in aws-actions/configure-aws-credentials.
@@ -67,6 +68,10 @@ pub struct RawVars {
     pub tag_service: Option<String>,
     pub print_iam_policy: Option<String>,
     pub iam_trust_scope: Option<String>,
+    pub task_cpu: Option<String>,
+    pub task_memory: Option<String>,
+    pub task_role_arn: Option<String>,
+    pub execution_role_arn: Option<String>,
     pub debug: Option<String>,
     pub no_color: Option<String>,
     pub bitbucket_step_oidc_token: Option<Secret>,
@@ -333,8 +338,10 @@ pub struct BitbucketContext {
 pub struct TaskDefinitionFile {
     /// The path as the user wrote it, for messages.
     pub display: String,
-    /// The parsed JSON.
+    /// The parsed JSON, with its `${NAME}` placeholders filled.
     pub json: serde_json::Value,
+    /// The variables its placeholders used, each once (names only: values may be sensitive).
+    pub placeholders: Vec<String>,
 }
 
 /// Only the path: the file holds environment values, which may be secrets, and `DEBUG`
@@ -354,6 +361,8 @@ struct Lists {
     tags: Vec<String>,
     container_images: Vec<String>,
     service_names: Vec<String>,
+    container_environment: Vec<String>,
+    container_secrets: Vec<String>,
 }
 
 /// Everything a deploy needs, validated.
@@ -396,6 +405,9 @@ pub struct Config {
     pub log_lines: u32,
     /// `CONTAINER_IMAGES`: (container, image) pairs, for several containers in one deploy.
     pub container_images: Vec<(String, ImageRef)>,
+    /// `CONTAINER_ENVIRONMENT`, `CONTAINER_SECRETS`, `TASK_CPU`, `TASK_MEMORY`,
+    /// `TASK_ROLE_ARN`, `EXECUTION_ROLE_ARN`: put into every new revision.
+    pub overrides: Overrides,
     /// `DRY_RUN`: stop before the first change and show what would change.
     pub dry_run: bool,
     /// `KEEP_REVISIONS`: after a verified deploy, deregister older ACTIVE revisions beyond this many.
@@ -732,20 +744,25 @@ impl Config {
             tags: read_list(&vars, "TAGS", &mut problems),
             container_images: read_list(&vars, "CONTAINER_IMAGES", &mut problems),
             service_names: read_list(&vars, "SERVICE_NAMES", &mut problems),
+            container_environment: read_list(&vars, "CONTAINER_ENVIRONMENT", &mut problems),
+            container_secrets: read_list(&vars, "CONTAINER_SECRETS", &mut problems),
         };
+        // The TASK_DEFINITION file's placeholders may name any variable the pipe received.
+        let all = vars.clone();
         let raw: RawVars = envy::from_iter(vars).map_err(|e| {
             Error::Config(vec![Problem::new(
                 "environment",
                 format!("could not be read: {e}"),
             )])
         })?;
-        Self::validate(raw, lists, problems, warnings)
+        Self::validate(raw, lists, &all, problems, warnings)
     }
 
     /// Validates raw variables; see [`Config::from_vars`].
     fn validate(
         raw: RawVars,
         lists: Lists,
+        all: &[(String, String)],
         mut problems: Vec<Problem>,
         mut warnings: Vec<String>,
     ) -> Result<Self, Error> {
@@ -904,21 +921,40 @@ impl Config {
             ));
         }
 
+        let overrides = parse_overrides(
+            &lists.container_environment,
+            &lists.container_secrets,
+            [raw.task_cpu, raw.task_memory],
+            [raw.task_role_arn, raw.execution_role_arn],
+            &mut problems,
+        );
+        let names_a_container =
+            !lists.container_environment.is_empty() || !lists.container_secrets.is_empty();
         let container = clean(raw.container_name);
-        if container.is_some() && !image_given {
+        if container.is_some() && !image_given && !names_a_container {
             problems.push(Problem::new(
                 "CONTAINER_NAME",
-                "is set but IMAGE is not; CONTAINER_NAME chooses which container gets IMAGE",
+                "is set but IMAGE is not; CONTAINER_NAME chooses which container gets IMAGE (and CONTAINER_ENVIRONMENT and CONTAINER_SECRETS)",
             ));
         }
 
         let clone_dir = clean(raw.bitbucket_clone_dir).map(PathBuf::from);
-        let task_definition_file = clean(raw.task_definition)
-            .and_then(|path| read_task_definition_file(&path, clone_dir.as_deref(), &mut problems));
+        let task_definition_file = clean(raw.task_definition).and_then(|path| {
+            read_task_definition_file(&path, clone_dir.as_deref(), all, &mut problems)
+        });
         let file_given = task_definition_file.is_some()
             || problems.iter().any(|p| p.variable == "TASK_DEFINITION");
 
-        if !image_given && !file_given && !force_new_deployment && !container_images_given {
+        let overrides_given = !overrides.is_empty()
+            || problems
+                .iter()
+                .any(|p| OVERRIDE_VARIABLES.contains(&p.variable.as_str()));
+        if !image_given
+            && !file_given
+            && !force_new_deployment
+            && !container_images_given
+            && !overrides_given
+        {
             problems.push(Problem::new(
                 "IMAGE",
                 "is required: the image to deploy, such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:$BITBUCKET_COMMIT (or CONTAINER_IMAGES for several containers, or TASK_DEFINITION, or FORCE_NEW_DEPLOYMENT: 'true' to restart the current revision)",
@@ -1069,6 +1105,7 @@ impl Config {
             pre_deploy,
             log_lines,
             container_images,
+            overrides,
             dry_run,
             keep_revisions,
             tags,
@@ -1214,9 +1251,12 @@ impl Config {
     }
 }
 
+/// Reads the file, parses it as JSON and fills its `${NAME}` placeholders from `all`, the
+/// variables the pipe received (see [`crate::template`]).
 fn read_task_definition_file(
     path: &str,
     clone_dir: Option<&Path>,
+    all: &[(String, String)],
     problems: &mut Vec<Problem>,
 ) -> Option<TaskDefinitionFile> {
     let full = match clone_dir {
@@ -1233,17 +1273,89 @@ fn read_task_definition_file(
             return None;
         }
     };
-    match serde_json::from_str(&text) {
-        Ok(json) => Some(TaskDefinitionFile {
-            display: path.to_string(),
-            json,
-        }),
+    let mut json = match serde_json::from_str(&text) {
+        Ok(json) => json,
         Err(e) => {
             problems.push(Problem::new(
                 "TASK_DEFINITION",
                 format!("{path} is not valid JSON: {e}"),
             ));
+            return None;
+        }
+    };
+    let lookup = |name: &str| all.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    match crate::template::render(&mut json, &lookup) {
+        Ok(placeholders) => Some(TaskDefinitionFile {
+            display: path.to_string(),
+            json,
+            placeholders,
+        }),
+        Err(unfilled) => {
+            problems.extend(crate::template::problems(path, &unfilled));
             None
         }
+    }
+}
+
+/// The variables of [`Overrides`].
+pub const OVERRIDE_VARIABLES: [&str; 6] = [
+    "CONTAINER_ENVIRONMENT",
+    "CONTAINER_SECRETS",
+    "TASK_CPU",
+    "TASK_MEMORY",
+    "TASK_ROLE_ARN",
+    "EXECUTION_ROLE_ARN",
+];
+
+/// `CONTAINER_ENVIRONMENT`, `CONTAINER_SECRETS`, `TASK_CPU`/`TASK_MEMORY` and
+/// `TASK_ROLE_ARN`/`EXECUTION_ROLE_ARN`, each checked on its own; the Fargate pair is
+/// checked against the task definition when the plan is made.
+fn parse_overrides(
+    environment: &[String],
+    secrets: &[String],
+    [cpu, memory]: [Option<String>; 2],
+    [task_role, execution_role]: [Option<String>; 2],
+    problems: &mut Vec<Problem>,
+) -> Overrides {
+    let role = |variable: &str, value: Option<String>, problems: &mut Vec<Problem>| {
+        let value = clean(value)?;
+        if is_valid_role_arn(&value) || overrides::is_role_name(&value) {
+            Some(value)
+        } else {
+            problems.push(Problem::new(
+                variable,
+                format!("must be an IAM role ARN such as arn:aws:iam::123456789012:role/web-task, or a role name such as web-task, got {value:?}"),
+            ));
+            None
+        }
+    };
+    Overrides {
+        environment: overrides::parse_named_values(
+            "CONTAINER_ENVIRONMENT",
+            environment,
+            false,
+            problems,
+        ),
+        secrets: overrides::parse_named_values("CONTAINER_SECRETS", secrets, true, problems),
+        cpu: clean(cpu).and_then(|v| {
+            overrides::parse_size(
+                "TASK_CPU",
+                &v,
+                overrides::TASK_CPU_RANGE,
+                overrides::TASK_CPU_WHAT,
+                problems,
+            )
+        }),
+        memory: clean(memory).and_then(|v| {
+            overrides::parse_size(
+                "TASK_MEMORY",
+                &v,
+                1..=u32::MAX,
+                overrides::TASK_MEMORY_WHAT,
+                problems,
+            )
+        }),
+        task_role: role("TASK_ROLE_ARN", task_role, problems),
+        execution_role: role("EXECUTION_ROLE_ARN", execution_role, problems),
     }
 }

@@ -245,12 +245,12 @@ pub fn parse_named_values(
 
 /// Reads `TASK_CPU` (CPU units) or `TASK_MEMORY` (MiB): a whole number in `range`, stored as
 /// ECS stores it. Units such as `1 vCPU` or `2GB` are refused, so one table (the Fargate
-/// sizes) can judge the value.
+/// sizes) can judge the value. `what` says what a valid value is.
 pub fn parse_size(
     variable: &str,
     value: &str,
     range: std::ops::RangeInclusive<u32>,
-    example: &str,
+    what: &str,
     problems: &mut Vec<Problem>,
 ) -> Option<String> {
     match value.parse::<u32>() {
@@ -258,16 +258,17 @@ pub fn parse_size(
         _ => {
             problems.push(Problem::new(
                 variable,
-                format!(
-                    "must be a whole number from {} to {}, such as {example}, got {value:?}",
-                    range.start(),
-                    range.end()
-                ),
+                format!("must be {what}, got {value:?}"),
             ));
             None
         }
     }
 }
+
+/// What `TASK_CPU` accepts, for its message.
+pub const TASK_CPU_WHAT: &str = "whole CPU units from 128 to 196608, such as 512 (1024 is 1 vCPU)";
+/// What `TASK_MEMORY` accepts, for its message.
+pub const TASK_MEMORY_WHAT: &str = "whole MiB, such as 1024 (1 GB)";
 
 impl Overrides {
     /// True when no setting is given: the revisions stay as they were.

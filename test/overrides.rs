@@ -344,12 +344,24 @@ fn secrets_need_a_reference() {
 fn sizes_are_whole_numbers_in_range() {
     let mut problems = Vec::new();
     assert_eq!(
-        parse_size("TASK_CPU", "0512", 128..=196_608, "512", &mut problems),
+        parse_size(
+            "TASK_CPU",
+            "0512",
+            128..=196_608,
+            overrides::TASK_CPU_WHAT,
+            &mut problems
+        ),
         Some("512".into())
     );
     for bad in ["1 vCPU", "0.5", "-1", "64", "2GB", ""] {
         assert_eq!(
-            parse_size("TASK_CPU", bad, 128..=196_608, "512", &mut problems),
+            parse_size(
+                "TASK_CPU",
+                bad,
+                128..=196_608,
+                overrides::TASK_CPU_WHAT,
+                &mut problems
+            ),
             None,
             "{bad}"
         );
@@ -357,7 +369,7 @@ fn sizes_are_whole_numbers_in_range() {
     assert_eq!(problems.len(), 6);
     assert_eq!(
         problems[0].to_string(),
-        "TASK_CPU must be a whole number from 128 to 196608, such as 512, got \"1 vCPU\""
+        "TASK_CPU must be whole CPU units from 128 to 196608, such as 512 (1024 is 1 vCPU), got \"1 vCPU\""
     );
 }
 
