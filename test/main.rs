@@ -12,6 +12,7 @@ mod features;
 mod image;
 mod logs;
 mod overrides;
+mod per_env;
 mod permissions;
 mod pipelines;
 mod plan;
