@@ -133,7 +133,7 @@ impl FargateMemory {
         match self {
             Self::Listed(values) => values.contains(&memory),
             Self::Range { from, to, step } => {
-                (from..=to).contains(&memory) && (memory - from) % step == 0
+                (from..=to).contains(&memory) && (memory - from).is_multiple_of(step)
             }
         }
     }

@@ -25,6 +25,13 @@ pub const CREDENTIALS: [&str; 4] = [
     "AWS_SESSION_TOKEN",
 ];
 
+/// Variables the pipe's own container sets (Docker, the image, the shell), not the step: a
+/// `${HOME}` meant for the task's container would otherwise be filled silently with the pipe
+/// container's value.
+pub const CONTAINER_VARIABLES: [&str; 10] = [
+    "HOME", "PATH", "HOSTNAME", "PWD", "OLDPWD", "SHLVL", "TERM", "USER", "SHELL", "LANG",
+];
+
 /// A piece of a templated string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
@@ -41,6 +48,8 @@ pub enum Reason {
     Unset,
     /// The variable is one of [`CREDENTIALS`].
     Credential,
+    /// The variable is one of [`CONTAINER_VARIABLES`].
+    Container,
 }
 
 /// A placeholder that could not be filled, and where it is.
@@ -166,6 +175,9 @@ fn fill(name: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, R
     if CREDENTIALS.contains(&name) {
         return Err(Reason::Credential);
     }
+    if CONTAINER_VARIABLES.contains(&name) {
+        return Err(Reason::Container);
+    }
     match lookup(name) {
         Some(v) if !v.trim().is_empty() => Ok(v),
         _ => Err(Reason::Unset),
@@ -200,6 +212,9 @@ pub fn problems(file: &str, unfilled: &[Unfilled]) -> Vec<Problem> {
                 ),
                 Reason::Credential => format!(
                     "is a credential of this step and cannot go into a task definition, but {place}; store the value in AWS Secrets Manager or SSM and use CONTAINER_SECRETS"
+                ),
+                Reason::Container => format!(
+                    "is set by the pipe's own container, not by the step, but {place}; write $${{{name}}} to keep it for the task's container, or pass the value under another name"
                 ),
             };
             Problem::new(name, message)

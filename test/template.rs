@@ -153,6 +153,20 @@ fn the_steps_credentials_cannot_go_into_a_task_definition() {
 }
 
 #[test]
+fn the_pipe_containers_own_variables_are_not_placeholders() {
+    static VARS: &[(&str, &str)] = &[("HOME", "/root"), ("PATH", "/bin")];
+    let mut value = json!({"command": ["sh", "-c", "cd ${HOME} && $${PATH}"]});
+    let err = template::render(&mut value, &lookup(VARS)).expect_err("refused");
+    assert_eq!(err.len(), 1, "$${{PATH}} is an escape: {err:?}");
+    assert_eq!(err[0].reason, Reason::Container);
+    let problem = template::problems("td.json", &err)[0].to_string();
+    assert!(
+        problem.starts_with("HOME is set by the pipe's own container, not by the step, but TASK_DEFINITION td.json uses ${HOME} at command[2]; write $${HOME} to keep it"),
+        "{problem}"
+    );
+}
+
+#[test]
 fn the_names_used_are_returned_once_each() {
     static VARS: &[(&str, &str)] = &[("A", "1"), ("B", "2")];
     let mut value = json!(["${B}", "${A}${B}", "$${A}"]);
