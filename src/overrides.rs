@@ -14,7 +14,7 @@ use crate::error::{Error, Problem};
 use crate::task_def::{ImageChange, TaskDefinition};
 
 /// The settings, validated on their own; all empty by default (nothing changes).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
     /// `CONTAINER_ENVIRONMENT`: (name, value), in the order given.
     pub environment: Vec<(String, String)>,
@@ -28,6 +28,22 @@ pub struct Overrides {
     pub task_role: Option<String>,
     /// `EXECUTION_ROLE_ARN`: a role ARN or a bare role name.
     pub execution_role: Option<String>,
+}
+
+/// Environment values by name only: they may be sensitive, and `DEBUG` prints the whole
+/// configuration (as for the task definition file). Secrets are references and are shown.
+impl std::fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.environment.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("Overrides")
+            .field("environment", &names)
+            .field("secrets", &self.secrets)
+            .field("cpu", &self.cpu)
+            .field("memory", &self.memory)
+            .field("task_role", &self.task_role)
+            .field("execution_role", &self.execution_role)
+            .finish()
+    }
 }
 
 /// The task-level CPU ECS accepts outside Fargate: 128 units (0.125 vCPU) to 192 vCPUs
@@ -62,8 +78,9 @@ pub struct FargateSize {
 }
 
 /// The CPU and memory pairs Fargate offers: AWS's "Task CPU and memory" table, Amazon ECS
-/// Developer Guide, https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html#task_size
-/// (the same table: .../developerguide/task-cpu-memory-error.html). Checked 2026-12-03.
+/// Developer Guide, <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html#task_size>
+/// (the same table: <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-cpu-memory-error.html>).
+/// Checked 2026-12-03.
 /// 8192 and 16384 need Linux platform 1.4.0 or later. The only place this table lives.
 pub const FARGATE_SIZES: [FargateSize; 7] = [
     FargateSize {

@@ -389,3 +389,16 @@ fn roles_are_arns_or_bare_names() {
         "arn:aws-cn:iam::123456789012:role/x"
     );
 }
+
+#[test]
+fn debug_output_names_environment_entries_without_their_values() {
+    let o = Overrides {
+        environment: pairs(&[("DB_PASSWORD_HINT", "hunter2")]),
+        ..Overrides::default()
+    };
+    let text = format!("{o:?}");
+    assert!(
+        text.contains("DB_PASSWORD_HINT") && !text.contains("hunter2"),
+        "{text}"
+    );
+}
