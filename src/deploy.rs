@@ -210,10 +210,19 @@ async fn read_everything(
 ) -> Result<(Vec<crate::rollout::Service>, HashMap<String, Value>), Error> {
     let services = read::services(ecs, config, report).await?;
     let sources = if let Some(file) = &config.change.task_definition_file {
-        report.step(&format!("Using the task definition in {}", file.display));
+        if file.placeholders.is_empty() {
+            report.step(&format!("Using the task definition in {}", file.display));
+        } else {
+            report.step(&format!(
+                "Using the task definition in {} (placeholders filled from {})",
+                file.display,
+                file.placeholders.join(", ")
+            ));
+        }
         HashMap::new()
     } else if config.change.image.is_some()
         || !config.change.container_images.is_empty()
+        || !config.change.overrides.is_empty()
         || config.pre_deploy.is_some()
     {
         let arns: Vec<String> = services.iter().map(|s| s.task_definition.clone()).collect();

@@ -34,6 +34,7 @@ pub mod help;
 pub mod image;
 pub mod logs;
 pub mod outputs;
+pub mod overrides;
 pub mod plan;
 pub mod policy;
 pub mod pre_deploy;
@@ -43,6 +44,7 @@ pub mod rollback;
 pub mod rollout;
 pub mod secret;
 pub mod task_def;
+pub mod template;
 pub mod vars;
 
 pub use config::Config;

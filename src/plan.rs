@@ -32,7 +32,8 @@ pub struct NewRevision {
     pub source: Source,
     /// The source as a register request, to show what changed.
     pub before: Value,
-    /// The new revision: the source with the images (and audit tags) set.
+    /// The new revision: the source with the images, the per-environment settings
+    /// ([`crate::overrides`]) and the audit tags set.
     pub task_definition: TaskDefinition,
     /// The image swaps, in the order they were made.
     pub changes: Vec<ImageChange>,
@@ -119,7 +120,9 @@ pub fn build(
     sources: &HashMap<String, Value>,
 ) -> Result<Plan, Error> {
     let changes_image = config.change.image.is_some() || !config.change.container_images.is_empty();
-    let new_revisions = changes_image || config.change.task_definition_file.is_some();
+    let new_revisions = changes_image
+        || config.change.task_definition_file.is_some()
+        || !config.change.overrides.is_empty();
     let mut plan = Plan {
         revisions: Vec::new(),
         services: Vec::new(),
@@ -162,6 +165,14 @@ pub fn build(
     }
     if changes_image {
         set_images(config, &mut plan.revisions)?;
+    }
+    // After the images: the container that got one is where the environment goes.
+    for revision in &mut plan.revisions {
+        config.change.overrides.apply(
+            &mut revision.task_definition,
+            config.change.container.as_deref(),
+            &revision.changes,
+        )?;
     }
     let audit = task_def::audit_tags(&config.context);
     for revision in &mut plan.revisions {

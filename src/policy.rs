@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::claims::Claims;
 use crate::config::{Auth, Config, TrustScope};
+use crate::overrides;
 use crate::task_def::TaskDefinition;
 
 /// Both policies, and notes about anything that had to be guessed or left as a placeholder.
@@ -357,21 +358,59 @@ fn check_the_image_exists(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> {
     })]
 }
 
-/// A new revision passes its task and execution roles to ECS.
+/// A new revision passes its task and execution roles to ECS: `TASK_ROLE_ARN` and
+/// `EXECUTION_ROLE_ARN` when given, else the file's, else placeholders with a note. A bare role
+/// name becomes its ARN in the account, as ECS reads it.
 fn pass_the_task_roles(scope: &Scope, notes: &mut Vec<String>) -> Vec<Value> {
-    let Scope {
-        partition, account, ..
-    } = scope;
-    let roles = match scope.task_definition {
-        Some(td) => td.role_arns(),
-        None => {
-            notes.push("replace <TASK_ROLE> and <EXECUTION_ROLE> with the task role and execution role of the service's task definition (or set TASK_DEFINITION to fill them in)".into());
-            vec![
-                format!("arn:{partition}:iam::{account}:role/<TASK_ROLE>"),
-                format!("arn:{partition}:iam::{account}:role/<EXECUTION_ROLE>"),
-            ]
+    let given = &scope.config.change.overrides;
+    let mut roles: Vec<String> = Vec::new();
+    // (placeholder, which role, its variable) for each role nothing names.
+    let mut missing: Vec<[&str; 3]> = Vec::new();
+    for (key, role, placeholder) in [
+        (
+            "taskRoleArn",
+            &given.task_role,
+            ["<TASK_ROLE>", "task role", "TASK_ROLE_ARN"],
+        ),
+        (
+            "executionRoleArn",
+            &given.execution_role,
+            ["<EXECUTION_ROLE>", "execution role", "EXECUTION_ROLE_ARN"],
+        ),
+    ] {
+        let role = match (role, scope.task_definition) {
+            (Some(role), _) => Some(role.as_str()),
+            (None, Some(td)) => td
+                .body
+                .get(key)
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty()),
+            (None, None) => {
+                missing.push(placeholder);
+                Some(placeholder[0])
+            }
+        };
+        if let Some(arn) = role.map(|r| overrides::role_arn(r, &scope.partition, &scope.account))
+            && !roles.contains(&arn)
+        {
+            roles.push(arn);
         }
-    };
+    }
+    if !missing.is_empty() {
+        let list = |i: usize| {
+            missing
+                .iter()
+                .map(|m| m[i])
+                .collect::<Vec<_>>()
+                .join(" and ")
+        };
+        notes.push(format!(
+            "replace {} with the {} of the service's task definition (or set TASK_DEFINITION or {} to fill this in)",
+            list(0),
+            list(1),
+            list(2)
+        ));
+    }
     if roles.is_empty() {
         return Vec::new();
     }

@@ -217,9 +217,14 @@ fn diff(old: &Value, new: &Value, path: String, out: &mut Vec<String>) {
                 }
             }
         }
-        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                diff(x, y, format!("{path}[{i}]"), out);
+        // Item by item, so an entry appended to `environment` shows as that one entry.
+        (Value::Array(a), Value::Array(b)) if !path.is_empty() => {
+            for i in 0..a.len().max(b.len()) {
+                let sub = format!("{path}[{i}]");
+                match (a.get(i), b.get(i)) {
+                    (Some(x), Some(y)) => diff(x, y, sub, out),
+                    _ => out.push(sub),
+                }
             }
         }
         _ if old != new => out.push(path),

@@ -241,7 +241,7 @@ pub const SERVICE_NAMES: Var = Var::new(
 pub const IMAGE: Var = Var::new(
     "IMAGE",
     Text,
-    "required unless TASK_DEFINITION or FORCE_NEW_DEPLOYMENT",
+    "required unless TASK_DEFINITION, FORCE_NEW_DEPLOYMENT or a per-environment setting",
     "full image reference for the container",
 )
 .need(Need::Required)
@@ -251,7 +251,7 @@ pub const CONTAINER_NAME: Var = Var::new(
     "CONTAINER_NAME",
     Text,
     "the only container",
-    "container that gets IMAGE; required when there are several",
+    "container that gets IMAGE and CONTAINER_ENVIRONMENT/CONTAINER_SECRETS; required when there are several",
 );
 pub const TASK_DEFINITION: Var = Var::new(
     "TASK_DEFINITION",
@@ -288,6 +288,44 @@ pub const TAGS: Var = Var::new(
     List,
     "-",
     "list of key=value tags added to the new revision (existing tags are kept)",
+);
+
+// Per-environment settings, put into every new revision (see crate::overrides).
+pub const CONTAINER_ENVIRONMENT: Var = Var::new(
+    "CONTAINER_ENVIRONMENT",
+    List,
+    "-",
+    "list of NAME=value environment variables set in the container that gets IMAGE (others kept)",
+);
+pub const CONTAINER_SECRETS: Var = Var::new(
+    "CONTAINER_SECRETS",
+    List,
+    "-",
+    "list of NAME=valueFrom secrets (SSM parameter or Secrets Manager ARN) set in that container",
+);
+pub const TASK_CPU: Var = Var::new(
+    "TASK_CPU",
+    Count,
+    "unchanged",
+    "task-level CPU units (1024 = 1 vCPU); on Fargate, a size Fargate offers with the memory",
+);
+pub const TASK_MEMORY: Var = Var::new(
+    "TASK_MEMORY",
+    Count,
+    "unchanged",
+    "task-level memory in MiB; on Fargate, a size Fargate offers with the CPU",
+);
+pub const TASK_ROLE_ARN: Var = Var::new(
+    "TASK_ROLE_ARN",
+    Text,
+    "unchanged",
+    "task role of the new revision: a role ARN or a role name",
+);
+pub const EXECUTION_ROLE_ARN: Var = Var::new(
+    "EXECUTION_ROLE_ARN",
+    Text,
+    "unchanged",
+    "execution role of the new revision: a role ARN or a role name",
 );
 
 // Waiting and rolling back.
@@ -395,6 +433,12 @@ pub const ALL: &[Var] = &[
     LOG_LINES,
     CONTAINER_IMAGES,
     TAGS,
+    CONTAINER_ENVIRONMENT,
+    CONTAINER_SECRETS,
+    TASK_CPU,
+    TASK_MEMORY,
+    TASK_ROLE_ARN,
+    EXECUTION_ROLE_ARN,
     TAG_SERVICE,
     DRY_RUN,
     KEEP_REVISIONS,

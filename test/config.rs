@@ -581,3 +581,119 @@ fn service_names_is_a_list_and_excludes_service_name() {
         vec!["SERVICE_NAMES_1 is missing or empty, but SERVICE_NAMES_COUNT is 2"]
     );
 }
+
+#[test]
+fn per_environment_settings_are_read_and_may_stand_without_an_image() {
+    let config = Config::from_vars(with(&[
+        ("CONTAINER_ENVIRONMENT_COUNT", "2"),
+        ("CONTAINER_ENVIRONMENT_0", "LOG_LEVEL=info"),
+        (
+            "CONTAINER_ENVIRONMENT_1",
+            "URL=postgres://db?sslmode=require",
+        ),
+        ("CONTAINER_SECRETS", "DB_PASSWORD=/staging/db"),
+        ("TASK_CPU", "512"),
+        ("TASK_MEMORY", " 1024 "),
+        ("TASK_ROLE_ARN", "web-task"),
+        (
+            "EXECUTION_ROLE_ARN",
+            "arn:aws-us-gov:iam::123456789012:role/ops/exec",
+        ),
+    ]))
+    .expect("valid");
+    let o = &config.change.overrides;
+    assert_eq!(
+        o.environment,
+        [
+            ("LOG_LEVEL".to_string(), "info".to_string()),
+            (
+                "URL".to_string(),
+                "postgres://db?sslmode=require".to_string()
+            )
+        ]
+    );
+    assert_eq!(
+        o.secrets,
+        [("DB_PASSWORD".to_string(), "/staging/db".to_string())]
+    );
+    assert_eq!(
+        (o.cpu.as_deref(), o.memory.as_deref()),
+        (Some("512"), Some("1024"))
+    );
+    assert_eq!(
+        o.roles(),
+        ["web-task", "arn:aws-us-gov:iam::123456789012:role/ops/exec"]
+    );
+    assert!(
+        Config::from_vars(base())
+            .expect("valid")
+            .change
+            .overrides
+            .is_empty(),
+        "nothing set, nothing changes"
+    );
+
+    // A setting alone is a deploy: a new revision of the current one.
+    let mut vars = without(&["IMAGE"]);
+    vars.push(("TASK_MEMORY".into(), "2048".into()));
+    Config::from_vars(vars).expect("no IMAGE needed");
+    // CONTAINER_NAME chooses the container of CONTAINER_ENVIRONMENT without IMAGE too.
+    let mut vars = without(&["IMAGE"]);
+    vars.push(("CONTAINER_ENVIRONMENT".into(), "A=1".into()));
+    vars.push(("CONTAINER_NAME".into(), "app".into()));
+    let config = Config::from_vars(vars).expect("valid");
+    assert_eq!(config.change.container.as_deref(), Some("app"));
+    // A bad setting is not also reported as a missing IMAGE.
+    let mut vars = without(&["IMAGE"]);
+    vars.push(("TASK_CPU".into(), "lots".into()));
+    assert_eq!(
+        problems(vars),
+        [
+            "TASK_CPU must be whole CPU units from 128 to 196608, such as 512 (1024 is 1 vCPU), got \"lots\""
+        ]
+    );
+}
+
+#[test]
+fn a_file_with_unset_placeholders_is_reported_with_every_other_problem() {
+    let dir = std::env::temp_dir().join(format!("per-env-config-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("ecs")).expect("dir");
+    std::fs::write(
+        dir.join("ecs/web.json"),
+        r#"{"family": "${FAMILY}", "containerDefinitions": [{"name": "web", "image": "${IMAGE_REPO}:1"}]}"#,
+    )
+    .expect("write");
+    let clone = dir.to_string_lossy().into_owned();
+    let found = problems(with(&[
+        ("BITBUCKET_CLONE_DIR", &clone),
+        ("TASK_DEFINITION", "ecs/web.json"),
+        ("IMAGE", ""),
+        ("WAIT", "maybe"),
+        ("FAMILY", "web"),
+    ]));
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(found.iter().any(|p| p.starts_with(
+        "IMAGE_REPO is unset or empty, but TASK_DEFINITION ecs/web.json uses ${IMAGE_REPO} at containerDefinitions[0].image"
+    )));
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("WAIT must be true or false"))
+    );
+    assert!(
+        !found.iter().any(|p| p.starts_with("IMAGE is required")),
+        "the file was given: {found:#?}"
+    );
+    let config = Config::from_vars(with(&[
+        ("BITBUCKET_CLONE_DIR", &clone),
+        ("TASK_DEFINITION", "ecs/web.json"),
+        ("FAMILY", "web"),
+        ("IMAGE_REPO", "nginx"),
+    ]))
+    .expect("filled");
+    let file = config.change.task_definition_file.expect("file");
+    assert_eq!(file.json["family"], "web");
+    assert_eq!(file.json["containerDefinitions"][0]["image"], "nginx:1");
+    assert_eq!(file.placeholders, ["FAMILY", "IMAGE_REPO"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

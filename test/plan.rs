@@ -228,3 +228,82 @@ fn a_file_makes_one_revision_for_all_and_a_restart_makes_none() {
     assert!(plan.revisions.is_empty());
     assert!(plan.services.iter().all(|s| s.revision.is_none()));
 }
+
+fn container<'a>(plan: &'a plan::Plan, revision: usize, name: &str) -> &'a Value {
+    plan.revisions[revision].task_definition.body["containerDefinitions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+        .expect("container")
+}
+
+#[test]
+fn per_environment_settings_go_into_every_new_revision_and_the_pre_deploy_task_runs_one() {
+    let c = config(
+        &["web", "worker", "scheduler"],
+        &[
+            ("CONTAINER_IMAGES_COUNT", "2"),
+            ("CONTAINER_IMAGES_0", &format!("app={REGISTRY}/app:v2")),
+            ("CONTAINER_IMAGES_1", &format!("sched={REGISTRY}/sched:v2")),
+            ("CONTAINER_ENVIRONMENT", "DB_HOST=db.staging"),
+            ("TASK_MEMORY", "2048"),
+            ("EXECUTION_ROLE_ARN", "staging-exec"),
+            ("PRE_DEPLOY_COMMAND", "bin/migrate"),
+            ("PRE_DEPLOY_CONTAINER", "app"),
+        ],
+    );
+    let plan = plan::build(&c, &three(), &sources()).expect("a plan");
+    assert_eq!(plan.revisions.len(), 2);
+    for (revision, got_env, without) in [(0, "app", "sidecar"), (1, "sched", "")] {
+        let td = &plan.revisions[revision].task_definition;
+        assert_eq!(td.body["memory"], json!("2048"));
+        assert_eq!(td.body["executionRoleArn"], json!("staging-exec"));
+        assert_eq!(
+            container(&plan, revision, got_env)["environment"],
+            json!([{"name": "DB_HOST", "value": "db.staging"}]),
+            "the container that got the image gets the environment"
+        );
+        if !without.is_empty() {
+            assert!(
+                container(&plan, revision, without)
+                    .get("environment")
+                    .is_none()
+            );
+        }
+    }
+    let pre = plan.pre_deploy.as_ref().expect("pre-deploy");
+    let runs = plan
+        .revision_of(&plan.services[pre.service])
+        .expect("the new revision");
+    assert_eq!(runs.task_definition.body["memory"], json!("2048"));
+}
+
+#[test]
+fn per_environment_settings_alone_make_a_new_revision_of_the_live_one() {
+    let c = config(&["scheduler"], &[("TASK_CPU", "512")]);
+    let plan = plan::build(&c, &[service("scheduler", SCHED_3)], &sources()).expect("a plan");
+    assert_eq!(plan.revisions.len(), 1);
+    assert_eq!(plan.revisions[0].task_definition.body["cpu"], json!("512"));
+    assert!(plan.revisions[0].changes.is_empty(), "no image changes");
+    assert_eq!(plan.services[0].revision, Some(0));
+
+    let c = config(&["web"], &[("CONTAINER_SECRETS", "TOKEN=/staging/token")]);
+    match plan::build(&c, &[service("web", WEB_1)], &sources()) {
+        Err(Error::Config(problems)) => assert_eq!(
+            problems[0].to_string(),
+            "CONTAINER_SECRETS goes to one container, and web:1 has 2: set CONTAINER_NAME to one of app, sidecar"
+        ),
+        other => panic!("two containers and no CONTAINER_NAME: {other:?}"),
+    }
+    let c = config(
+        &["web"],
+        &[
+            ("CONTAINER_SECRETS", "TOKEN=/staging/token"),
+            ("CONTAINER_NAME", "sidecar"),
+        ],
+    );
+    let plan = plan::build(&c, &[service("web", WEB_1)], &sources()).expect("named");
+    assert_eq!(
+        container(&plan, 0, "sidecar")["secrets"],
+        json!([{"name": "TOKEN", "valueFrom": "/staging/token"}])
+    );
+}

@@ -268,3 +268,23 @@ fn diff_lines_show_old_and_new_values() {
         ]
     );
 }
+
+#[test]
+fn diff_lines_show_an_appended_entry_on_its_own() {
+    let old = json!({"environment": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]});
+    let new = json!({"environment": [{"name": "A", "value": "1"}, {"name": "B", "value": "3"}, {"name": "C", "value": "a=b"}]});
+    assert_eq!(
+        ecs_oidc_deploy::task_def::diff_lines(&old, &new),
+        vec![
+            "environment[1].value: \"2\" → \"3\"",
+            "environment[2]: (absent) → {\"name\":\"C\",\"value\":\"a=b\"}"
+        ]
+    );
+    assert_eq!(
+        ecs_oidc_deploy::task_def::diff_lines(&new, &old),
+        vec![
+            "environment[1].value: \"3\" → \"2\"",
+            "environment[2]: {\"name\":\"C\",\"value\":\"a=b\"} → (absent)"
+        ]
+    );
+}

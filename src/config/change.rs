@@ -1,12 +1,16 @@
-//! The change section: what the new revision changes (images, the task definition file,
-//! tags) and how the service update is made (forced, desired count).
+//! The change section: what the new revision changes (images, the task definition file with
+//! its `${NAME}` placeholders filled, the per-environment settings, tags) and how the service
+//! update is made (forced, desired count).
 
 use std::path::{Path, PathBuf};
 
 use crate::error::Problem;
 use crate::image::ImageRef;
+use crate::overrides::{self, Overrides};
+use crate::template;
 use crate::vars;
 
+use super::credentials::is_valid_role_arn;
 use super::raw::{Raw, parse_pairs};
 
 /// Prefix of the tags the pipe writes itself; it owns and updates them.
@@ -17,8 +21,10 @@ pub const AUDIT_TAG_PREFIX: &str = "bitbucket:";
 pub struct TaskDefinitionFile {
     /// The path as the user wrote it, for messages.
     pub display: String,
-    /// The parsed JSON.
+    /// The parsed JSON, with its `${NAME}` placeholders filled.
     pub json: serde_json::Value,
+    /// The variables its placeholders used, each once (names only: values may be sensitive).
+    pub placeholders: Vec<String>,
 }
 
 /// Only the path: the file holds environment values, which may be secrets, and `DEBUG`
@@ -51,6 +57,9 @@ pub struct Change {
     pub desired_count: Option<i32>,
     /// `TAGS`: user tags for the new revision.
     pub tags: Vec<(String, String)>,
+    /// `CONTAINER_ENVIRONMENT`, `CONTAINER_SECRETS`, `TASK_CPU`, `TASK_MEMORY`,
+    /// `TASK_ROLE_ARN`, `EXECUTION_ROLE_ARN`: put into every new revision.
+    pub overrides: Overrides,
 }
 
 /// Reads the change section. The container images are given when the list has items, even bad
@@ -60,22 +69,31 @@ pub fn read(raw: &Raw, problems: &mut Vec<Problem>) -> Change {
     let image = image(raw, problems);
     let image_given = image.is_some() || problems.iter().any(|p| p.variable == vars::IMAGE.name);
     let (container_images, container_images_given) = container_images(raw, image_given, problems);
+    let overrides = read_overrides(raw, problems);
+    let overrides_given = !overrides.is_empty()
+        || problems
+            .iter()
+            .any(|p| OVERRIDE_VARIABLES.iter().any(|v| v.name == p.variable));
     let container = raw.text(&vars::CONTAINER_NAME);
-    if container.is_some() && !image_given {
+    let names_a_container = !overrides.environment.is_empty() || !overrides.secrets.is_empty();
+    if container.is_some() && !image_given && !names_a_container {
         problems.push(Problem::new(
             vars::CONTAINER_NAME.name,
-            "is set but IMAGE is not; CONTAINER_NAME chooses which container gets IMAGE",
+            "is set but IMAGE is not; CONTAINER_NAME chooses which container gets IMAGE (and CONTAINER_ENVIRONMENT and CONTAINER_SECRETS)",
         ));
     }
     let clone_dir = raw.bitbucket("BITBUCKET_CLONE_DIR").map(PathBuf::from);
-    let task_definition_file = raw
-        .text(&vars::TASK_DEFINITION)
-        .and_then(|path| read_task_definition_file(&path, clone_dir.as_deref(), problems));
-    let file_given = task_definition_file.is_some()
-        || problems
-            .iter()
-            .any(|p| p.variable == vars::TASK_DEFINITION.name);
-    if !image_given && !file_given && !force_new_deployment && !container_images_given {
+    // A file given but unusable is reported on its own, not also as a missing IMAGE.
+    let file_path = raw.text(&vars::TASK_DEFINITION);
+    let file_given = file_path.is_some();
+    let task_definition_file = file_path
+        .and_then(|path| read_task_definition_file(&path, clone_dir.as_deref(), raw, problems));
+    if !image_given
+        && !file_given
+        && !force_new_deployment
+        && !container_images_given
+        && !overrides_given
+    {
         problems.push(Problem::new(
             vars::IMAGE.name,
             "is required: the image to deploy, such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:$BITBUCKET_COMMIT (or CONTAINER_IMAGES for several containers, or TASK_DEFINITION, or FORCE_NEW_DEPLOYMENT: 'true' to restart the current revision)",
@@ -90,7 +108,70 @@ pub fn read(raw: &Raw, problems: &mut Vec<Problem>) -> Change {
         force_new_deployment,
         desired_count: desired_count(raw, problems),
         tags: tags(raw, problems),
+        overrides,
     }
+}
+
+/// The variables of [`Overrides`].
+pub const OVERRIDE_VARIABLES: [&vars::Var; 6] = [
+    &vars::CONTAINER_ENVIRONMENT,
+    &vars::CONTAINER_SECRETS,
+    &vars::TASK_CPU,
+    &vars::TASK_MEMORY,
+    &vars::TASK_ROLE_ARN,
+    &vars::EXECUTION_ROLE_ARN,
+];
+
+/// The per-environment settings, each checked on its own; the Fargate pair is checked
+/// against the task definition when the plan is made ([`Overrides::apply`]).
+fn read_overrides(raw: &Raw, problems: &mut Vec<Problem>) -> Overrides {
+    let environment = raw.list(&vars::CONTAINER_ENVIRONMENT, problems);
+    let secrets = raw.list(&vars::CONTAINER_SECRETS, problems);
+    let size = |var: &vars::Var, range, what, problems: &mut Vec<Problem>| {
+        let value = raw.text(var)?;
+        overrides::parse_size(var.name, &value, range, what, problems)
+    };
+    Overrides {
+        environment: overrides::parse_named_values(
+            vars::CONTAINER_ENVIRONMENT.name,
+            &environment,
+            false,
+            problems,
+        ),
+        secrets: overrides::parse_named_values(
+            vars::CONTAINER_SECRETS.name,
+            &secrets,
+            true,
+            problems,
+        ),
+        cpu: size(
+            &vars::TASK_CPU,
+            overrides::TASK_CPU_RANGE,
+            overrides::TASK_CPU_WHAT,
+            problems,
+        ),
+        memory: size(
+            &vars::TASK_MEMORY,
+            1..=u32::MAX,
+            overrides::TASK_MEMORY_WHAT,
+            problems,
+        ),
+        task_role: role(raw, &vars::TASK_ROLE_ARN, problems),
+        execution_role: role(raw, &vars::EXECUTION_ROLE_ARN, problems),
+    }
+}
+
+/// A role ARN, or a bare role name (ECS fills in the account).
+fn role(raw: &Raw, var: &vars::Var, problems: &mut Vec<Problem>) -> Option<String> {
+    let value = raw.text(var)?;
+    if is_valid_role_arn(&value) || overrides::is_role_name(&value) {
+        return Some(value);
+    }
+    problems.push(Problem::new(
+        var.name,
+        format!("must be an IAM role ARN such as arn:aws:iam::123456789012:role/web-task, or a role name such as web-task, got {value:?}"),
+    ));
+    None
 }
 
 fn image(raw: &Raw, problems: &mut Vec<Problem>) -> Option<ImageRef> {
@@ -179,9 +260,12 @@ fn is_valid_tag_text(text: &str, max: usize) -> bool {
             .all(|c| c.is_alphanumeric() || c == ' ' || "+-=._:/@".contains(c))
 }
 
+/// Reads the file, parses it as JSON and fills its `${NAME}` placeholders from every variable
+/// the pipe received (see [`crate::template`]).
 fn read_task_definition_file(
     path: &str,
     clone_dir: Option<&Path>,
+    raw: &Raw,
     problems: &mut Vec<Problem>,
 ) -> Option<TaskDefinitionFile> {
     let full = match clone_dir {
@@ -198,16 +282,25 @@ fn read_task_definition_file(
             return None;
         }
     };
-    match serde_json::from_str(&text) {
-        Ok(json) => Some(TaskDefinitionFile {
-            display: path.to_string(),
-            json,
-        }),
+    let mut json = match serde_json::from_str(&text) {
+        Ok(json) => json,
         Err(e) => {
             problems.push(Problem::new(
                 vars::TASK_DEFINITION.name,
                 format!("{path} is not valid JSON: {e}"),
             ));
+            return None;
+        }
+    };
+    let lookup = |name: &str| raw.get_any(name).map(str::to_string);
+    match template::render(&mut json, &lookup) {
+        Ok(placeholders) => Some(TaskDefinitionFile {
+            display: path.to_string(),
+            json,
+            placeholders,
+        }),
+        Err(unfilled) => {
+            problems.extend(template::problems(path, &unfilled));
             None
         }
     }
