@@ -28,6 +28,7 @@ pub mod diagnose;
 pub mod ecr;
 pub mod ecs;
 pub mod error;
+pub mod eventbridge;
 pub mod follow;
 pub mod help;
 pub mod image;
@@ -38,8 +39,10 @@ pub mod policy;
 pub mod pre_deploy;
 pub mod read;
 pub mod report;
+pub mod retarget;
 pub mod rollback;
 pub mod rollout;
+pub mod scheduled;
 pub mod secret;
 pub mod task_def;
 

@@ -19,5 +19,6 @@ mod release;
 mod release_script;
 mod rollout;
 mod rollout_fake;
+mod scheduled;
 mod services;
 mod task_def;
