@@ -20,5 +20,6 @@ mod release_script;
 mod rollout;
 mod rollout_fake;
 mod scheduled;
+mod scheduled_moto;
 mod services;
 mod task_def;

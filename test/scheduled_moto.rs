@@ -528,3 +528,66 @@ fn keep_revisions_spares_a_revision_a_rule_or_schedule_still_pins() {
     assert_eq!(status(1), "ACTIVE");
     assert_eq!(status(2), "INACTIVE");
 }
+
+/// The adapter against moto, in process: every bus and group is read, the SDK copes with moto's
+/// answers (some EventBridge ones come as `text/html`), and what is read goes back unchanged.
+#[test]
+fn the_adapter_reads_every_bus_and_group_and_writes_back_what_it_read() {
+    use ecs_oidc_deploy::eventbridge::{Schedulers, Written};
+    use ecs_oidc_deploy::retarget;
+
+    let moto = world();
+    let before = snapshot(&moto);
+    let credentials = aws_credential_types::provider::SharedCredentialsProvider::new(
+        aws_credential_types::Credentials::new("AKIDTEST", "secret", None, None, "test"),
+    );
+    let endpoint = moto.endpoint();
+    let schedulers = Schedulers::new(
+        ecs_oidc_deploy::aws::events_client(REGION, Some(&endpoint), credentials.clone()),
+        ecs_oidc_deploy::aws::scheduler_client(REGION, Some(&endpoint), credentials),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (rules, schedules) = runtime
+        .block_on(retarget::read(&schedulers, CLUSTER))
+        .expect("read");
+    let mut found: Vec<String> = rules
+        .iter()
+        .map(|r| format!("{}/{}", r.bus, r.name))
+        .chain(schedules.iter().map(|s| format!("{}/{}", s.group, s.name)))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            "batch/monthly-close",
+            "default/hourly-sync",
+            "default/latest-digest",
+            "default/latest-sync",
+            "default/legacy-cleanup",
+            "default/nightly-report",
+            "default/old-sync",
+            "default/report-job",
+            "default/report-sync",
+            "ops/on-upload",
+        ]
+    );
+    // Written back exactly as read, nothing changes.
+    for rule in &rules {
+        let written = runtime
+            .block_on(schedulers.put_targets(&rule.bus, &rule.name, &rule.targets))
+            .expect("PutTargets");
+        assert_eq!(written, Written::Answered);
+    }
+    for schedule in &schedules {
+        runtime
+            .block_on(schedulers.update_schedule(&schedule.read))
+            .expect("UpdateSchedule");
+    }
+    let after = snapshot(&moto);
+    assert_eq!(after.0, before.0);
+    let comparable = |s: &[Value]| s.iter().cloned().map(comparable_schedule).collect::<Vec<_>>();
+    assert_eq!(comparable(&after.1), comparable(&before.1));
+}
