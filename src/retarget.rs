@@ -6,6 +6,9 @@
 
 use std::collections::BTreeSet;
 
+use aws_credential_types::provider::SharedCredentialsProvider;
+
+use crate::aws;
 use crate::error::{AwsError, Error, access_denied_hints, parse_denied};
 use crate::eventbridge::{Schedulers, Written};
 use crate::outputs::ScheduledTaskRecord;
@@ -39,17 +42,57 @@ pub async fn read(
     Ok((rules, schedules))
 }
 
-/// Moves (or, on a dry run, lists) every rule target and schedule of `cluster_arn` that pins a
-/// `deployed` old revision. Returns every revision the rules and schedules pinned, which
-/// `KEEP_REVISIONS` must keep.
+/// Where the clients go and with which credentials; the clients are built only here, so a run
+/// without `UPDATE_SCHEDULED_TASKS` never builds one.
+#[derive(Debug, Clone)]
+pub struct Endpoints<'a> {
+    /// The cluster's region.
+    pub region: &'a str,
+    /// `AWS_ENDPOINT_URL_EVENTBRIDGE` (or `AWS_ENDPOINT_URL`).
+    pub events: Option<&'a str>,
+    /// `AWS_ENDPOINT_URL_SCHEDULER` (or `AWS_ENDPOINT_URL`).
+    pub scheduler: Option<&'a str>,
+}
+
+/// What [`move_scheduled_tasks`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Every revision the cluster's rules and schedules pinned when read (`None`: they could
+    /// not be read, so any revision may be pinned).
+    pub pinned: Option<BTreeSet<String>>,
+    /// Set when not everything moved.
+    pub failure: Option<Failure>,
+}
+
+/// Builds the EventBridge and Scheduler clients and moves (or, on a dry run, lists) the
+/// scheduled tasks; see [`move_with`].
 pub async fn move_scheduled_tasks(
+    endpoints: &Endpoints<'_>,
+    credentials: SharedCredentialsProvider,
+    cluster_arn: &str,
+    deployed: &[Revisions],
+    dry_run: bool,
+    report: &Reporter,
+    records: &mut Vec<ScheduledTaskRecord>,
+) -> Outcome {
+    let schedulers = Schedulers::new(
+        aws::events_client(endpoints.region, endpoints.events, credentials.clone()),
+        aws::scheduler_client(endpoints.region, endpoints.scheduler, credentials),
+    );
+    move_with(&schedulers, cluster_arn, deployed, dry_run, report, records).await
+}
+
+/// Moves (or, on a dry run, lists) every rule target and schedule of `cluster_arn` that pins a
+/// `deployed` old revision, and says which revisions the rules and schedules pin, which
+/// `KEEP_REVISIONS` must keep.
+pub async fn move_with(
     schedulers: &Schedulers,
     cluster_arn: &str,
     deployed: &[Revisions],
     dry_run: bool,
     report: &Reporter,
     records: &mut Vec<ScheduledTaskRecord>,
-) -> Result<BTreeSet<String>, Failure> {
+) -> Outcome {
     let changed: Vec<&Revisions> = deployed.iter().filter(|r| r.old != r.new).collect();
     let olds: Vec<String> = changed
         .iter()
@@ -67,14 +110,23 @@ pub async fn move_scheduled_tasks(
             olds.join(", ")
         )
     });
-    let (rules, schedules) = read(schedulers, cluster_arn).await.map_err(|err| Failure {
-        still_old: Vec::new(),
-        old: olds.clone(),
-        new: news.clone(),
-        errors: vec![err],
-    })?;
+    let (rules, schedules) = match read(schedulers, cluster_arn).await {
+        Ok(read) => read,
+        Err(err) => {
+            report.warn(&format!("could not read the scheduled tasks: {err}"));
+            return Outcome {
+                pinned: None,
+                failure: Some(Failure {
+                    still_old: Vec::new(),
+                    old: olds,
+                    new: news,
+                    errors: vec![err],
+                }),
+            };
+        }
+    };
     let selection = scheduled::select(cluster_arn, deployed, &rules, &schedules);
-    let pinned = scheduled::pinned(cluster_arn, &rules, &schedules);
+    let pinned = Some(scheduled::pinned(cluster_arn, &rules, &schedules));
     for left in &selection.left_alone {
         report.detail(&left.line());
         records.push(ScheduledTaskRecord {
@@ -96,19 +148,28 @@ pub async fn move_scheduled_tasks(
                 olds.join(" or ")
             }
         ));
-        return Ok(pinned);
+        return Outcome {
+            pinned,
+            failure: None,
+        };
     }
     let failures = write(schedulers, &selection, dry_run, report, records).await;
     if failures.is_empty() {
-        return Ok(pinned);
+        return Outcome {
+            pinned,
+            failure: None,
+        };
     }
     let (still_old, errors) = failures.into_iter().unzip();
-    Err(Failure {
-        still_old,
-        old: olds,
-        new: news,
-        errors,
-    })
+    Outcome {
+        pinned,
+        failure: Some(Failure {
+            still_old,
+            old: olds,
+            new: news,
+            errors,
+        }),
+    }
 }
 
 fn kind_word(kind: Kind) -> &'static str {

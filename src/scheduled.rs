@@ -121,6 +121,13 @@ pub fn family_and_revision(arn: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// For a dry run, where the new revision has no number yet: the ARN of revision `<new>` of
+/// `family`, next to `old` (`…:task-definition/web:<new>`).
+pub fn planned_revision(old: &str, family: &str) -> String {
+    let prefix = old.rsplit_once("task-definition/").map_or("", |(p, _)| p);
+    format!("{prefix}task-definition/{family}:<new>")
+}
+
 /// `web:42` for a task-definition ARN.
 pub fn short_revision(arn: &str) -> &str {
     arn.rsplit_once("task-definition/").map_or(arn, |(_, n)| n)

@@ -7,7 +7,7 @@ use aws_sdk_scheduler::types as sched;
 use aws_smithy_types::DateTime;
 use ecs_oidc_deploy::eventbridge::update_request;
 use ecs_oidc_deploy::scheduled::{
-    Kind, Revisions, Rule, Schedule, family_and_revision, pinned, select,
+    Kind, Revisions, Rule, Schedule, family_and_revision, pinned, planned_revision, select,
 };
 
 const CLUSTER: &str = "arn:aws:ecs:eu-west-1:123456789012:cluster/prod";
@@ -306,6 +306,7 @@ fn pinned_revisions_are_those_of_this_cluster_with_a_revision() {
     assert_eq!(pins, vec![td("report:4"), td("web:1")]);
     assert_eq!(family_and_revision(&td("web:12")), ("web", Some("12")));
     assert_eq!(family_and_revision(&td("web")), ("web", None));
+    assert_eq!(planned_revision(&td("web:12"), "web"), td("web:<new>"));
 }
 
 #[test]

@@ -69,7 +69,8 @@ fn schedule_target(cluster: &str, task_definition: &str) -> Value {
 fn monthly_close() -> Value {
     let now = now_epoch();
     let mut target = schedule_target(CLUSTER, &web(3));
-    target["Input"] = json!("{\"containerOverrides\":[{\"name\":\"web\",\"command\":[\"bin/close\"]}]}");
+    target["Input"] =
+        json!("{\"containerOverrides\":[{\"name\":\"web\",\"command\":[\"bin/close\"]}]}");
     target["RetryPolicy"] = json!({"MaximumEventAgeInSeconds": 7200, "MaximumRetryAttempts": 4});
     target["DeadLetterConfig"] = json!({"Arn": "arn:aws:sqs:eu-west-1:123456789012:scheduled-dlq"});
     let ecs = &mut target["EcsParameters"];
@@ -155,10 +156,12 @@ fn world() -> Moto {
     }
 
     moto.create_schedule_group("batch");
-    let hourly = |target: Value| {
-        json!({"ScheduleExpression": "rate(1 hour)", "FlexibleTimeWindow": {"Mode": "OFF"}, "Target": target})
-    };
-    moto.create_schedule("default", "hourly-sync", hourly(schedule_target(CLUSTER, &web(3))));
+    let hourly = |target: Value| json!({"ScheduleExpression": "rate(1 hour)", "FlexibleTimeWindow": {"Mode": "OFF"}, "Target": target});
+    moto.create_schedule(
+        "default",
+        "hourly-sync",
+        hourly(schedule_target(CLUSTER, &web(3))),
+    );
     moto.create_schedule("batch", "monthly-close", monthly_close());
     for (name, cluster, td) in [
         ("old-sync", CLUSTER, web(1)),
@@ -268,30 +271,48 @@ fn rules_and_schedules_on_the_old_revision_move_exactly_and_the_rest_stays_byte_
     let p = pipe(&player.endpoint());
     let out = p.run();
     out.assert_success();
-    out.assert_contains("▶ Moving the scheduled tasks on web:3 to the new revision (UPDATE_SCHEDULED_TASKS)");
+    out.assert_contains(
+        "▶ Moving the scheduled tasks on web:3 to the new revision (UPDATE_SCHEDULED_TASKS)",
+    );
     out.assert_contains("moved rule nightly-report on bus default: web:3 → web:4");
     out.assert_contains("moved rule on-upload on bus ops: web:3 → web:4");
     out.assert_contains("moved schedule hourly-sync in group default: web:3 → web:4");
     out.assert_contains("moved schedule monthly-close in group batch: web:3 → web:4");
-    out.assert_contains("left alone: rule legacy-cleanup on bus default (target job) pinned to web:1, not to web:3");
+    out.assert_contains(
+        "left alone: rule legacy-cleanup on bus default (target job) pinned to web:1, not to web:3",
+    );
     out.assert_contains("left alone: rule latest-digest on bus default (target job) uses the family without a revision");
     out.assert_contains("left alone: schedule old-sync in group default pinned to web:1");
-    out.assert_contains("left alone: schedule latest-sync in group default uses the family without a revision");
+    out.assert_contains(
+        "left alone: schedule latest-sync in group default uses the family without a revision",
+    );
     for quiet in ["report-job", "staging-job", "report-sync", "staging-sync"] {
         out.assert_not_contains(quiet);
     }
-    assert!(last_line(&out).starts_with("✔ Deployed web:4"), "{}", out.describe());
+    assert!(
+        last_line(&out).starts_with("✔ Deployed web:4"),
+        "{}",
+        out.describe()
+    );
 
     let (rules_after, schedules_after) = snapshot(&moto);
     // Moved: exactly as before but the revision; the SQS target of nightly-report is untouched.
     assert_eq!(
         rules_after[0],
-        with_revision(rules_before[0].clone(), "/0/EcsParameters/TaskDefinitionArn", &web(4))
+        with_revision(
+            rules_before[0].clone(),
+            "/0/EcsParameters/TaskDefinitionArn",
+            &web(4)
+        )
     );
     assert_eq!(rules_after[0][1], rules_before[0][1]);
     assert_eq!(
         rules_after[1],
-        with_revision(rules_before[1].clone(), "/0/EcsParameters/TaskDefinitionArn", &web(4))
+        with_revision(
+            rules_before[1].clone(),
+            "/0/EcsParameters/TaskDefinitionArn",
+            &web(4)
+        )
     );
     for i in 0..2 {
         assert_eq!(
@@ -348,11 +369,19 @@ fn rules_and_schedules_on_the_old_revision_move_exactly_and_the_rest_stays_byte_
         assert_eq!(update[key], before[key], "UpdateSchedule {key}");
     }
     for key in ["StartDate", "EndDate"] {
-        assert_eq!(update[key].as_f64(), before[key].as_f64(), "UpdateSchedule {key}");
+        assert_eq!(
+            update[key].as_f64(),
+            before[key].as_f64(),
+            "UpdateSchedule {key}"
+        );
     }
     assert_eq!(
         update["Target"],
-        with_revision(before["Target"].clone(), "/EcsParameters/TaskDefinitionArn", &web(4))
+        with_revision(
+            before["Target"].clone(),
+            "/EcsParameters/TaskDefinitionArn",
+            &web(4)
+        )
     );
 
     let json = p.deployment_json();
@@ -380,7 +409,10 @@ fn rules_and_schedules_on_the_old_revision_move_exactly_and_the_rest_stays_byte_
     );
     assert_eq!(tasks[0]["eventBus"], json!("default"));
     assert_eq!(
-        tasks.iter().filter(|t| t["verdict"] == "left-alone").count(),
+        tasks
+            .iter()
+            .filter(|t| t["verdict"] == "left-alone")
+            .count(),
         4
     );
 }
@@ -588,6 +620,11 @@ fn the_adapter_reads_every_bus_and_group_and_writes_back_what_it_read() {
     }
     let after = snapshot(&moto);
     assert_eq!(after.0, before.0);
-    let comparable = |s: &[Value]| s.iter().cloned().map(comparable_schedule).collect::<Vec<_>>();
+    let comparable = |s: &[Value]| {
+        s.iter()
+            .cloned()
+            .map(comparable_schedule)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(comparable(&after.1), comparable(&before.1));
 }
