@@ -126,10 +126,10 @@ pub async fn update(
     } else {
         report.step(&format!("Updating {} services", plan.services.len()));
     }
-    if config.force_new_deployment {
+    if config.change.force_new_deployment {
         report.detail("forcing a new deployment (FORCE_NEW_DEPLOYMENT)");
     }
-    if let Some(n) = config.desired_count {
+    if let Some(n) = config.change.desired_count {
         for s in &plan.services {
             if several {
                 report.detail(&format!(
@@ -147,11 +147,11 @@ pub async fn update(
         async move {
             let result = ecs
                 .update_service(
-                    &config.cluster,
+                    &config.target.cluster,
                     &s.name,
                     new_revision.as_deref(),
-                    config.force_new_deployment,
-                    config.desired_count,
+                    config.change.force_new_deployment,
+                    config.change.desired_count,
                 )
                 .await;
             (s, target, result)
@@ -176,7 +176,11 @@ pub async fn update(
             ));
         } else {
             report.detail(&format!("deployment {deployment_id} started"));
-            report.detail(&console_link(&config.region, &config.cluster, &s.name));
+            report.detail(&console_link(
+                &config.target.region,
+                &config.target.cluster,
+                &s.name,
+            ));
         }
         updated.push(Updated {
             name: s.name.clone(),

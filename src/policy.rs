@@ -37,7 +37,7 @@ pub fn build(
     claims: Option<&Claims>,
 ) -> Policies {
     let mut notes = Vec::new();
-    let role_arn = match &config.auth {
+    let role_arn = match &config.credentials.auth {
         Auth::Oidc { role_arn, .. } => Some(role_arn.as_str()),
         Auth::StaticKeys { .. } => None,
     };
@@ -49,8 +49,8 @@ pub fn build(
     };
     let from_arns: Vec<&str> = role_arn
         .into_iter()
-        .chain(std::iter::once(config.cluster.as_str()))
-        .chain(config.services.iter().map(String::as_str))
+        .chain(std::iter::once(config.target.cluster.as_str()))
+        .chain(config.target.services.iter().map(String::as_str))
         .collect();
     let account = from_arns
         .iter()
@@ -66,9 +66,9 @@ pub fn build(
     let partition = role_arn
         .and_then(|a| arn_part(a, 1))
         .unwrap_or_else(|| "aws".into());
-    let region = &config.region;
-    let cluster = name_of(&config.cluster);
-    let services: Vec<&str> = config.services.iter().map(|s| name_of(s)).collect();
+    let region = &config.target.region;
+    let cluster = name_of(&config.target.cluster);
+    let services: Vec<&str> = config.target.services.iter().map(|s| name_of(s)).collect();
     let ecs_arn = |resource: String| format!("arn:{partition}:ecs:{region}:{account}:{resource}");
     // One resource stays a string, as people write it; several become a list.
     let one_or_many = |arns: Vec<String>| match arns.as_slice() {
@@ -166,7 +166,7 @@ pub fn build(
             "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
         }));
     }
-    if config.tag_service {
+    if config.after.tag_service {
         statements.push(json!({
             "Sid": "TagTheService",
             "Effect": "Allow",
@@ -174,7 +174,7 @@ pub fn build(
             "Resource": service_arns,
         }));
     }
-    if config.keep_revisions.is_some() {
+    if config.after.keep_revisions.is_some() {
         statements.push(json!({
             "Sid": "CleanUpOldRevisions",
             "Effect": "Allow",
@@ -195,11 +195,12 @@ pub fn build(
             "Resource": ecs_arn(format!("service/{cluster}/*")),
         }));
     }
-    if config.verify_image {
+    if config.change.verify_image {
         let images = config
+            .change
             .image
             .iter()
-            .chain(config.container_images.iter().map(|(_, i)| i));
+            .chain(config.change.container_images.iter().map(|(_, i)| i));
         let mut repositories: Vec<String> = images
             .filter_map(crate::image::ImageRef::ecr)
             .map(|e| {
@@ -238,7 +239,7 @@ pub fn build(
             "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
         }));
     }
-    if config.log_lines > 0 {
+    if config.wait.log_lines > 0 {
         let groups: Vec<String> = match task_definition {
             Some(td) => crate::logs::awslogs_groups(td.containers(), region)
                 .into_iter()
@@ -303,7 +304,7 @@ fn trust_policy(
             notes.push("replace {<REPO_UUID>} with the repository UUID, in braces".into());
             "{<REPO_UUID>}".into()
         });
-    let sub = match config.trust_scope {
+    let sub = match config.iam_policy.trust_scope {
         TrustScope::Repository => format!("{repo}:*"),
         TrustScope::Environment => {
             let env = claims

@@ -58,7 +58,7 @@ async fn still_changed<'a>(
     let mut to_roll = Vec::new();
     // One DescribeServices per 10 services; a service that cannot be read is rolled back.
     let names: Vec<String> = updated.iter().map(|u| u.name.clone()).collect();
-    let lookups = follow::describe_all(ecs, &config.cluster, &names)
+    let lookups = follow::describe_all(ecs, &config.target.cluster, &names)
         .await
         .unwrap_or_default();
     for (i, u) in updated.iter().enumerate() {
@@ -100,7 +100,13 @@ async fn roll(
     let mut watches = Vec::new();
     for u in to_roll {
         match ecs
-            .update_service(&config.cluster, &u.name, Some(&u.previous), false, None)
+            .update_service(
+                &config.target.cluster,
+                &u.name,
+                Some(&u.previous),
+                false,
+                None,
+            )
             .await
         {
             Ok(service) => watches.push(Watch::new(
