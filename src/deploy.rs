@@ -3,7 +3,7 @@
 //! deployment to a verdict; then tag, clean up or roll back. Each step says what it does
 //! before doing it, and each failure says how far the deploy got.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::diagnose;
 use crate::ecr;
 use crate::ecs::Ecs;
-use crate::error::Error;
+use crate::error::{AwsError, Changed, Error};
 use crate::follow::{self, Outcome, Watch, human, short};
 use crate::image::ImageRef;
 use crate::logs::LogReaders;
@@ -26,8 +26,10 @@ use crate::plan::{self, Plan, PreDeployPlan};
 use crate::pre_deploy;
 use crate::read;
 use crate::report::Reporter;
+use crate::retarget;
 use crate::rollback;
 use crate::rollout::{Tracked, revision_name};
+use crate::scheduled::{self, Revisions};
 use crate::task_def;
 
 /// Runs the whole deploy, filling `record` as it goes so the outcome can be written out
@@ -75,7 +77,32 @@ pub async fn deploy(
     show_plan(config, &plan, lookups, report, record)?;
 
     if config.dry_run {
-        return Ok(dry_run(config, &plan, report, record));
+        let line = dry_run(config, &plan, report, record);
+        if config.after.update_scheduled_tasks {
+            let deployed = scheduled_dry_run(&plan);
+            let cluster_arn = cluster_arn(config, &services);
+            let moved = scheduled_tasks(
+                config,
+                &credentials,
+                &cluster_arn,
+                &deployed,
+                report,
+                record,
+            )
+            .await;
+            if let Some(failure) = moved.failure {
+                return Err(Error::Aws {
+                    step: "Reading the scheduled tasks (UPDATE_SCHEDULED_TASKS)".into(),
+                    err: Box::new(
+                        failure.errors.into_iter().next().unwrap_or_else(|| {
+                            AwsError::plain("events:ListEventBuses", "no answer")
+                        }),
+                    ),
+                    changed: Changed::Nothing,
+                });
+            }
+        }
+        return Ok(line);
     }
 
     let registered = apply::register(&ecs, &plan, report).await?;
@@ -114,10 +141,38 @@ pub async fn deploy(
         .all(|w| matches!(w.outcome, Some(Outcome::Succeeded { .. })))
     {
         tag_services(&ecs, config, &updated, report).await;
+        let moved = if config.after.update_scheduled_tasks {
+            let deployed: Vec<Revisions> = updated
+                .iter()
+                .map(|u| Revisions {
+                    old: u.previous.clone(),
+                    new: u.target.clone(),
+                })
+                .collect();
+            let cluster_arn = cluster_arn(config, &services);
+            scheduled_tasks(
+                config,
+                &credentials,
+                &cluster_arn,
+                &deployed,
+                report,
+                record,
+            )
+            .await
+        } else {
+            retarget::Outcome {
+                pinned: Some(BTreeSet::new()),
+                failure: None,
+            }
+        };
         if let Some(keep) = config.after.keep_revisions {
             for (previous, current) in revisions_to_clean(&updated) {
-                clean_up(&ecs, config, keep, &previous, &current, report).await;
+                let pinned = moved.pinned.as_ref();
+                clean_up(&ecs, config, keep, (&previous, &current), pinned, report).await;
             }
+        }
+        if let Some(failure) = moved.failure {
+            return Err(retarget::error(deployed_words(&updated), failure));
         }
         return Ok(success_line(config, &watches, &updated, started));
     }
@@ -607,19 +662,99 @@ async fn tag_services(ecs: &Ecs, config: &Config, updated: &[Updated], report: &
     }
 }
 
-/// `KEEP_REVISIONS`: deregister older ACTIVE revisions, never one in use. Failures only warn.
+/// `UPDATE_SCHEDULED_TASKS`: moves (on a dry run, lists) the cluster's rules and schedules
+/// pinned to an old revision of `deployed`, recording each.
+async fn scheduled_tasks(
+    config: &Config,
+    credentials: &SharedCredentialsProvider,
+    cluster_arn: &str,
+    deployed: &[Revisions],
+    report: &Reporter,
+    record: &mut Record,
+) -> retarget::Outcome {
+    let endpoints = retarget::Endpoints {
+        region: &config.target.region,
+        events: config.credentials.endpoints.events.as_deref(),
+        scheduler: config.credentials.endpoints.scheduler.as_deref(),
+    };
+    retarget::move_scheduled_tasks(
+        &endpoints,
+        credentials.clone(),
+        cluster_arn,
+        deployed,
+        config.dry_run,
+        report,
+        &mut record.scheduled_tasks,
+    )
+    .await
+}
+
+/// What a dry run would move: each planned service's current revision to a placeholder for the
+/// revision it would get (it has no number before it is registered).
+fn scheduled_dry_run(plan: &Plan) -> Vec<Revisions> {
+    plan.services
+        .iter()
+        .filter_map(|s| {
+            let revision = plan.revision_of(s)?;
+            Some(Revisions {
+                old: s.current.clone(),
+                new: scheduled::planned_revision(&s.current, revision.task_definition.family()),
+            })
+        })
+        .collect()
+}
+
+/// The cluster's ARN, as ECS gave it with the services (rule and schedule targets name it so).
+fn cluster_arn(config: &Config, services: &[crate::rollout::Service]) -> String {
+    services
+        .iter()
+        .map(|s| s.cluster_arn.clone())
+        .find(|arn| !arn.is_empty())
+        .unwrap_or_else(|| config.target.cluster.clone())
+}
+
+/// `service web is deployed (web:42)`, for a failure after the deploy succeeded.
+fn deployed_words(updated: &[Updated]) -> String {
+    match updated {
+        [only] => format!(
+            "service {} is deployed ({})",
+            short(&only.name),
+            revision_name(&only.target)
+        ),
+        many => format!(
+            "services {} are deployed ({})",
+            many.iter()
+                .map(|u| short(&u.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+            many.iter()
+                .map(|u| revision_name(&u.target))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// `KEEP_REVISIONS`: deregister older ACTIVE revisions, never one in use: by a service of the
+/// cluster, or (`pinned`) by a rule or schedule; `None` when those could not be read, so
+/// nothing is deregistered. Failures only warn.
 async fn clean_up(
     ecs: &Ecs,
     config: &Config,
     keep: u32,
-    previous: &str,
-    current: &str,
+    (previous, current): (&str, &str),
+    pinned: Option<&BTreeSet<String>>,
     report: &Reporter,
 ) {
     let family = family_of(current).to_string();
     report.step(&format!(
         "Keeping the newest {keep} revisions of {family} (KEEP_REVISIONS)"
     ));
+    let Some(pinned) = pinned else {
+        return report.warn(
+            "the scheduled tasks could not be read, so any revision may still be pinned; nothing deregistered",
+        );
+    };
     let active = match ecs.active_revisions(&family).await {
         Ok(active) => active,
         Err(err) => {
@@ -629,7 +764,10 @@ async fn clean_up(
         }
     };
     let in_use = match ecs.revisions_in_use(&config.target.cluster).await {
-        Ok(in_use) => in_use,
+        Ok(mut in_use) => {
+            in_use.extend(pinned.iter().cloned());
+            in_use
+        }
         Err(err) => {
             return report.warn(&format!(
                 "could not list the revisions in use ({err}); nothing deregistered"
