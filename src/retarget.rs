@@ -38,7 +38,9 @@ pub async fn read(
     for bus in schedulers.event_buses().await? {
         rules.extend(schedulers.rules_targeting(&bus, cluster_arn).await?);
     }
-    let schedules = schedulers.schedules_targeting(cluster_arn).await?;
+    let mut schedules = schedulers.schedules_targeting(cluster_arn).await?;
+    // ListSchedules' order is not documented; the log and outputs should not change run to run.
+    schedules.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
     Ok((rules, schedules))
 }
 

@@ -339,8 +339,8 @@ fn rules_and_schedules_on_the_old_revision_move_exactly_and_the_rest_stays_byte_
         vec![
             "events:PutTargets",
             "events:PutTargets",
-            "scheduler:PUT /schedules/hourly-sync",
             "scheduler:PUT /schedules/monthly-close",
+            "scheduler:PUT /schedules/hourly-sync",
         ]
     );
     let put: Vec<Value> = requests
@@ -403,8 +403,8 @@ fn rules_and_schedules_on_the_old_revision_move_exactly_and_the_rest_stays_byte_
         vec![
             ("rule", "nightly-report", new.as_str()),
             ("rule", "on-upload", new.as_str()),
-            ("schedule", "hourly-sync", new.as_str()),
             ("schedule", "monthly-close", new.as_str()),
+            ("schedule", "hourly-sync", new.as_str()),
         ]
     );
     assert_eq!(tasks[0]["eventBus"], json!("default"));
@@ -627,4 +627,98 @@ fn the_adapter_reads_every_bus_and_group_and_writes_back_what_it_read() {
             .collect::<Vec<_>>()
     };
     assert_eq!(comparable(&after.1), comparable(&before.1));
+}
+
+#[test]
+fn the_printed_policy_adds_the_scheduling_actions_and_pass_role_only_when_the_variable_is_on() {
+    let print = |on: bool| {
+        let mut p = Pipe::new()
+            .env("AWS_OIDC_ROLE_ARN", world::ROLE)
+            .env("CLUSTER_NAME", "prod")
+            .env("SERVICE_NAME", "web")
+            .env("IMAGE", &format!("{}/web:v2", world::REGISTRY))
+            .env("PRINT_IAM_POLICY", "true");
+        if on {
+            p = p.env("UPDATE_SCHEDULED_TASKS", "true");
+        }
+        let out = p.run();
+        out.assert_success();
+        let policy: Value = serde_json::from_str(&out.stdout).expect("policy JSON");
+        policy["permissionPolicy"]["Statement"]
+            .as_array()
+            .expect("statements")
+            .clone()
+    };
+    let actions = |statements: &[Value]| -> Vec<String> {
+        statements
+            .iter()
+            .flat_map(|s| match &s["Action"] {
+                Value::String(a) => vec![a.clone()],
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|a| a.as_str().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    };
+    let off = print(false);
+    assert!(
+        actions(&off)
+            .iter()
+            .all(|a| !a.starts_with("events:") && !a.starts_with("scheduler:")),
+        "{off:?}"
+    );
+    let on = print(true);
+    let on_actions = actions(&on);
+    for action in [
+        "events:ListEventBuses",
+        "events:ListRuleNamesByTarget",
+        "events:ListTargetsByRule",
+        "events:PutTargets",
+        "scheduler:ListSchedules",
+        "scheduler:GetSchedule",
+        "scheduler:UpdateSchedule",
+    ] {
+        assert!(
+            on_actions.iter().any(|a| a == action),
+            "{action} missing: {on:?}"
+        );
+    }
+    let pass = on
+        .iter()
+        .find(|s| s["Sid"] == "PassScheduledTaskRoles")
+        .expect("PassScheduledTaskRoles");
+    assert_eq!(pass["Action"], json!("iam:PassRole"));
+    assert_eq!(
+        pass["Condition"]["StringEquals"]["iam:PassedToService"],
+        json!(["events.amazonaws.com", "scheduler.amazonaws.com"])
+    );
+}
+
+#[test]
+fn the_variable_needs_wait_and_a_boolean_and_is_refused_before_any_call() {
+    let fake = crate::support::fake::Fake::from_fn(|_| Resp::text(500, "no call expected"));
+    let out = Pipe::new()
+        .endpoint(&fake.endpoint())
+        .env("AWS_OIDC_ROLE_ARN", world::ROLE)
+        .env("CLUSTER_NAME", "prod")
+        .env("SERVICE_NAME", "web")
+        .env("IMAGE", &format!("{}/web:v2", world::REGISTRY))
+        .env("UPDATE_SCHEDULED_TASKS", "true")
+        .env("WAIT", "false")
+        .run();
+    out.assert_code(2);
+    out.assert_contains("UPDATE_SCHEDULED_TASKS needs WAIT: 'true', because scheduled tasks move only after a verified deploy");
+    let out = Pipe::new()
+        .endpoint(&fake.endpoint())
+        .env("AWS_OIDC_ROLE_ARN", world::ROLE)
+        .env("CLUSTER_NAME", "prod")
+        .env("SERVICE_NAME", "web")
+        .env("IMAGE", &format!("{}/web:v2", world::REGISTRY))
+        .env("UPDATE_SCHEDULED_TASKS", "yes")
+        .run();
+    out.assert_code(2);
+    out.assert_contains("UPDATE_SCHEDULED_TASKS must be true or false, got \"yes\"");
+    assert!(fake.requests().is_empty(), "{:?}", fake.operations());
 }
