@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::diagnose;
 use crate::ecr;
 use crate::ecs::Ecs;
-use crate::error::{AwsError, Changed, Error};
+use crate::error::{Changed, Error};
 use crate::follow::{self, Outcome, Watch, human, short};
 use crate::image::ImageRef;
 use crate::logs::LogReaders;
@@ -78,30 +78,7 @@ pub async fn deploy(
 
     if config.dry_run {
         let line = dry_run(config, &plan, report, record);
-        if config.after.update_scheduled_tasks {
-            let deployed = scheduled_dry_run(&plan);
-            let cluster_arn = cluster_arn(config, &services);
-            let moved = scheduled_tasks(
-                config,
-                &credentials,
-                &cluster_arn,
-                &deployed,
-                report,
-                record,
-            )
-            .await;
-            if let Some(failure) = moved.failure {
-                return Err(Error::Aws {
-                    step: "Reading the scheduled tasks (UPDATE_SCHEDULED_TASKS)".into(),
-                    err: Box::new(
-                        failure.errors.into_iter().next().unwrap_or_else(|| {
-                            AwsError::plain("events:ListEventBuses", "no answer")
-                        }),
-                    ),
-                    changed: Changed::Nothing,
-                });
-            }
-        }
+        dry_run_scheduled_tasks(config, &credentials, &services, &plan, report, record).await?;
         return Ok(line);
     }
 
@@ -140,40 +117,16 @@ pub async fn deploy(
         .iter()
         .all(|w| matches!(w.outcome, Some(Outcome::Succeeded { .. })))
     {
-        tag_services(&ecs, config, &updated, report).await;
-        let moved = if config.after.update_scheduled_tasks {
-            let deployed: Vec<Revisions> = updated
-                .iter()
-                .map(|u| Revisions {
-                    old: u.previous.clone(),
-                    new: u.target.clone(),
-                })
-                .collect();
-            let cluster_arn = cluster_arn(config, &services);
-            scheduled_tasks(
-                config,
-                &credentials,
-                &cluster_arn,
-                &deployed,
-                report,
-                record,
-            )
-            .await
-        } else {
-            retarget::Outcome {
-                pinned: Some(BTreeSet::new()),
-                failure: None,
-            }
-        };
-        if let Some(keep) = config.after.keep_revisions {
-            for (previous, current) in revisions_to_clean(&updated) {
-                let pinned = moved.pinned.as_ref();
-                clean_up(&ecs, config, keep, (&previous, &current), pinned, report).await;
-            }
-        }
-        if let Some(failure) = moved.failure {
-            return Err(retarget::error(deployed_words(&updated), failure));
-        }
+        after_success(
+            &ecs,
+            config,
+            &credentials,
+            &services,
+            &updated,
+            report,
+            record,
+        )
+        .await?;
         return Ok(success_line(config, &watches, &updated, started));
     }
     let mut error = failure(&watches);
@@ -659,6 +612,73 @@ async fn tag_services(ecs: &Ecs, config: &Config, updated: &[Updated], report: &
                 short(&u.name)
             )),
         }
+    }
+}
+
+/// Once every deployment succeeded: tag the services, move the scheduled tasks
+/// (`UPDATE_SCHEDULED_TASKS`), clean up old revisions (`KEEP_REVISIONS`, sparing what the
+/// scheduled tasks pin). Errs only when some scheduled task still runs an old revision.
+async fn after_success(
+    ecs: &Ecs,
+    config: &Config,
+    credentials: &SharedCredentialsProvider,
+    services: &[crate::rollout::Service],
+    updated: &[Updated],
+    report: &Reporter,
+    record: &mut Record,
+) -> Result<(), Error> {
+    tag_services(ecs, config, updated, report).await;
+    let moved = if config.after.update_scheduled_tasks {
+        let deployed: Vec<Revisions> = updated
+            .iter()
+            .map(|u| Revisions {
+                old: u.previous.clone(),
+                new: u.target.clone(),
+            })
+            .collect();
+        let cluster_arn = cluster_arn(config, services);
+        scheduled_tasks(config, credentials, &cluster_arn, &deployed, report, record).await
+    } else {
+        retarget::Outcome {
+            pinned: Some(BTreeSet::new()),
+            failure: None,
+        }
+    };
+    if let Some(keep) = config.after.keep_revisions {
+        for (previous, current) in revisions_to_clean(updated) {
+            let pinned = moved.pinned.as_ref();
+            clean_up(ecs, config, keep, (&previous, &current), pinned, report).await;
+        }
+    }
+    match moved.failure {
+        Some(failure) => Err(retarget::error(deployed_words(updated), failure)),
+        None => Ok(()),
+    }
+}
+
+/// `DRY_RUN` with `UPDATE_SCHEDULED_TASKS`: list what would move. A dry run changes nothing,
+/// so failing to read the rules and schedules is a refusal (exit 2), naming the permission.
+async fn dry_run_scheduled_tasks(
+    config: &Config,
+    credentials: &SharedCredentialsProvider,
+    services: &[crate::rollout::Service],
+    plan: &Plan,
+    report: &Reporter,
+    record: &mut Record,
+) -> Result<(), Error> {
+    if !config.after.update_scheduled_tasks {
+        return Ok(());
+    }
+    let deployed = scheduled_dry_run(plan);
+    let cluster_arn = cluster_arn(config, services);
+    let moved = scheduled_tasks(config, credentials, &cluster_arn, &deployed, report, record).await;
+    match moved.failure.and_then(|f| f.errors.into_iter().next()) {
+        Some(err) => Err(Error::Aws {
+            step: "Reading the scheduled tasks (UPDATE_SCHEDULED_TASKS)".into(),
+            err: Box::new(err),
+            changed: Changed::Nothing,
+        }),
+        None => Ok(()),
     }
 }
 

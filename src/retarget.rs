@@ -129,18 +129,7 @@ pub async fn move_with(
     };
     let selection = scheduled::select(cluster_arn, deployed, &rules, &schedules);
     let pinned = Some(scheduled::pinned(cluster_arn, &rules, &schedules));
-    for left in &selection.left_alone {
-        report.detail(&left.line());
-        records.push(ScheduledTaskRecord {
-            kind: kind_word(left.kind).into(),
-            place: left.place.clone(),
-            name: left.name.clone(),
-            previous_task_definition_arn: left.pinned.clone(),
-            task_definition_arn: None,
-            verdict: "left-alone".into(),
-            message: left.reason.clone(),
-        });
-    }
+    report_left_alone(&selection, report, records);
     if selection.rules.is_empty() && selection.schedules.is_empty() {
         report.detail(&format!(
             "no EventBridge rule or Scheduler schedule of this cluster pins {}",
@@ -171,6 +160,26 @@ pub async fn move_with(
             new: news,
             errors,
         }),
+    }
+}
+
+/// A line and a record for each target left alone.
+fn report_left_alone(
+    selection: &Selection,
+    report: &Reporter,
+    records: &mut Vec<ScheduledTaskRecord>,
+) {
+    for left in &selection.left_alone {
+        report.detail(&left.line());
+        records.push(ScheduledTaskRecord {
+            kind: kind_word(left.kind).into(),
+            place: left.place.clone(),
+            name: left.name.clone(),
+            previous_task_definition_arn: left.pinned.clone(),
+            task_definition_arn: None,
+            verdict: "left-alone".into(),
+            message: left.reason.clone(),
+        });
     }
 }
 

@@ -175,48 +175,18 @@ pub fn select(
 ) -> Selection {
     let mut selection = Selection::default();
     for rule in rules {
-        let mut moves: Vec<RuleMove> = Vec::new();
-        for target in &rule.targets {
-            let Some(ecs) = target.ecs_parameters.as_ref() else {
-                continue;
-            };
-            if target.arn != cluster_arn {
-                continue;
-            }
-            match decide(&ecs.task_definition_arn, deployed) {
-                Decision::Move(r) => {
-                    let mut moved = target.clone();
-                    if let Some(p) = moved.ecs_parameters.as_mut() {
-                        p.task_definition_arn.clone_from(&r.new);
-                    }
-                    match moves.iter_mut().find(|m| m.old == r.old) {
-                        Some(m) => m.targets.push(moved),
-                        None => moves.push(RuleMove {
-                            bus: rule.bus.clone(),
-                            rule: rule.name.clone(),
-                            old: r.old.clone(),
-                            new: r.new.clone(),
-                            targets: vec![moved],
-                        }),
-                    }
-                }
-                Decision::Leave(reason) => selection.left_alone.push(LeftAlone {
-                    kind: Kind::Rule,
-                    place: rule.bus.clone(),
-                    name: rule.name.clone(),
-                    target_id: Some(target.id.clone()),
-                    pinned: ecs.task_definition_arn.clone(),
-                    reason,
-                }),
-                Decision::Ignore => {}
-            }
-        }
-        selection.rules.extend(moves);
+        select_rule(cluster_arn, deployed, rule, &mut selection);
     }
     for schedule in schedules {
-        let Some(target) = schedule.read.target.as_ref() else {
-            continue;
-        };
+        select_schedule(cluster_arn, deployed, schedule, &mut selection);
+    }
+    selection
+}
+
+/// One rule's ECS targets on the cluster: one [`RuleMove`] per old revision they pin.
+fn select_rule(cluster_arn: &str, deployed: &[Revisions], rule: &Rule, selection: &mut Selection) {
+    let mut moves: Vec<RuleMove> = Vec::new();
+    for target in &rule.targets {
         let Some(ecs) = target.ecs_parameters.as_ref() else {
             continue;
         };
@@ -225,34 +195,79 @@ pub fn select(
         }
         match decide(&ecs.task_definition_arn, deployed) {
             Decision::Move(r) => {
-                let mut moved = schedule.read.clone();
-                if let Some(p) = moved
-                    .target
-                    .as_mut()
-                    .and_then(|t| t.ecs_parameters.as_mut())
-                {
+                let mut moved = target.clone();
+                if let Some(p) = moved.ecs_parameters.as_mut() {
                     p.task_definition_arn.clone_from(&r.new);
                 }
-                selection.schedules.push(ScheduleMove {
-                    group: schedule.group.clone(),
-                    name: schedule.name.clone(),
-                    old: r.old.clone(),
-                    new: r.new.clone(),
-                    schedule: moved,
-                });
+                match moves.iter_mut().find(|m| m.old == r.old) {
+                    Some(m) => m.targets.push(moved),
+                    None => moves.push(RuleMove {
+                        bus: rule.bus.clone(),
+                        rule: rule.name.clone(),
+                        old: r.old.clone(),
+                        new: r.new.clone(),
+                        targets: vec![moved],
+                    }),
+                }
             }
             Decision::Leave(reason) => selection.left_alone.push(LeftAlone {
-                kind: Kind::Schedule,
-                place: schedule.group.clone(),
-                name: schedule.name.clone(),
-                target_id: None,
+                kind: Kind::Rule,
+                place: rule.bus.clone(),
+                name: rule.name.clone(),
+                target_id: Some(target.id.clone()),
                 pinned: ecs.task_definition_arn.clone(),
                 reason,
             }),
             Decision::Ignore => {}
         }
     }
-    selection
+    selection.rules.extend(moves);
+}
+
+/// One schedule, if its target is an ECS task on the cluster.
+fn select_schedule(
+    cluster_arn: &str,
+    deployed: &[Revisions],
+    schedule: &Schedule,
+    selection: &mut Selection,
+) {
+    let Some(target) = schedule.read.target.as_ref() else {
+        return;
+    };
+    let Some(ecs) = target.ecs_parameters.as_ref() else {
+        return;
+    };
+    if target.arn != cluster_arn {
+        return;
+    }
+    match decide(&ecs.task_definition_arn, deployed) {
+        Decision::Move(r) => {
+            let mut moved = schedule.read.clone();
+            if let Some(p) = moved
+                .target
+                .as_mut()
+                .and_then(|t| t.ecs_parameters.as_mut())
+            {
+                p.task_definition_arn.clone_from(&r.new);
+            }
+            selection.schedules.push(ScheduleMove {
+                group: schedule.group.clone(),
+                name: schedule.name.clone(),
+                old: r.old.clone(),
+                new: r.new.clone(),
+                schedule: moved,
+            });
+        }
+        Decision::Leave(reason) => selection.left_alone.push(LeftAlone {
+            kind: Kind::Schedule,
+            place: schedule.group.clone(),
+            name: schedule.name.clone(),
+            target_id: None,
+            pinned: ecs.task_definition_arn.clone(),
+            reason,
+        }),
+        Decision::Ignore => {}
+    }
 }
 
 /// Every revision a rule or schedule of the cluster pinned when read; `KEEP_REVISIONS` must
