@@ -133,6 +133,44 @@ pub fn logs_client(
     aws_sdk_cloudwatchlogs::Client::from_conf(builder.build())
 }
 
+/// An EventBridge client for `region`. Built only when `UPDATE_SCHEDULED_TASKS` is on.
+pub fn events_client(
+    region: &str,
+    endpoint: Option<&str>,
+    credentials: SharedCredentialsProvider,
+) -> aws_sdk_eventbridge::Client {
+    let mut builder = aws_sdk_eventbridge::Config::builder()
+        .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+        .region(aws_sdk_eventbridge::config::Region::new(region.to_string()))
+        .http_client(http_client())
+        .credentials_provider(credentials)
+        .retry_config(retry_config())
+        .timeout_config(timeout_config());
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint_url(endpoint);
+    }
+    aws_sdk_eventbridge::Client::from_conf(builder.build())
+}
+
+/// An EventBridge Scheduler client for `region`. Built only when `UPDATE_SCHEDULED_TASKS` is on.
+pub fn scheduler_client(
+    region: &str,
+    endpoint: Option<&str>,
+    credentials: SharedCredentialsProvider,
+) -> aws_sdk_scheduler::Client {
+    let mut builder = aws_sdk_scheduler::Config::builder()
+        .behavior_version(aws_sdk_scheduler::config::BehaviorVersion::latest())
+        .region(aws_sdk_scheduler::config::Region::new(region.to_string()))
+        .http_client(http_client())
+        .credentials_provider(credentials)
+        .retry_config(retry_config())
+        .timeout_config(timeout_config());
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint_url(endpoint);
+    }
+    aws_sdk_scheduler::Client::from_conf(builder.build())
+}
+
 /// An STS client with no credentials at all: AssumeRoleWithWebIdentity is an unsigned call,
 /// authorised by the token alone.
 pub fn sts_client(region: &str, endpoint: Option<&str>) -> aws_sdk_sts::Client {

@@ -3,7 +3,7 @@
 //! deployment to a verdict; then tag, clean up or roll back. Each step says what it does
 //! before doing it, and each failure says how far the deploy got.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::diagnose;
 use crate::ecr;
 use crate::ecs::Ecs;
-use crate::error::Error;
+use crate::error::{Changed, Error};
 use crate::follow::{self, Outcome, Watch, human, short};
 use crate::image::ImageRef;
 use crate::logs::LogReaders;
@@ -26,8 +26,10 @@ use crate::plan::{self, Plan, PreDeployPlan};
 use crate::pre_deploy;
 use crate::read;
 use crate::report::Reporter;
+use crate::retarget;
 use crate::rollback;
 use crate::rollout::{Tracked, revision_name};
+use crate::scheduled::{self, Revisions};
 use crate::task_def;
 
 /// Runs the whole deploy, filling `record` as it goes so the outcome can be written out
@@ -69,7 +71,9 @@ pub async fn deploy(
     show_plan(config, &plan, lookups, report, record)?;
 
     if config.dry_run {
-        return Ok(dry_run(config, &plan, report, record));
+        let line = dry_run(config, &plan, report, record);
+        dry_run_scheduled_tasks(config, &credentials, &services, &plan, report, record).await?;
+        return Ok(line);
     }
 
     let (registered, updated) =
@@ -90,7 +94,16 @@ pub async fn deploy(
         .iter()
         .all(|w| matches!(w.outcome, Some(Outcome::Succeeded { .. })))
     {
-        finish(&ecs, config, &updated, report).await;
+        after_success(
+            &ecs,
+            config,
+            &credentials,
+            &services,
+            &updated,
+            report,
+            record,
+        )
+        .await?;
         return Ok(success_line(config, &watches, &updated, started));
     }
     let mut error = failure(&watches);
@@ -144,16 +157,6 @@ async fn change(
         }
     }
     Ok((registered, updated))
-}
-
-/// After every deployment succeeded: `TAG_SERVICE`, then `KEEP_REVISIONS`.
-async fn finish(ecs: &Ecs, config: &Config, updated: &[Updated], report: &Reporter) {
-    tag_services(ecs, config, updated, report).await;
-    if let Some(keep) = config.after.keep_revisions {
-        for (previous, current) in revisions_to_clean(updated) {
-            clean_up(ecs, config, keep, &previous, &current, report).await;
-        }
-    }
 }
 
 /// What the pre-deploy task is made of: the plan, the ARNs registered, and the task
@@ -661,19 +664,166 @@ async fn tag_services(ecs: &Ecs, config: &Config, updated: &[Updated], report: &
     }
 }
 
-/// `KEEP_REVISIONS`: deregister older ACTIVE revisions, never one in use. Failures only warn.
+/// Once every deployment succeeded: tag the services, move the scheduled tasks
+/// (`UPDATE_SCHEDULED_TASKS`), clean up old revisions (`KEEP_REVISIONS`, sparing what the
+/// scheduled tasks pin). Errs only when some scheduled task still runs an old revision.
+async fn after_success(
+    ecs: &Ecs,
+    config: &Config,
+    credentials: &SharedCredentialsProvider,
+    services: &[crate::rollout::Service],
+    updated: &[Updated],
+    report: &Reporter,
+    record: &mut Record,
+) -> Result<(), Error> {
+    tag_services(ecs, config, updated, report).await;
+    let moved = if config.after.update_scheduled_tasks {
+        let deployed: Vec<Revisions> = updated
+            .iter()
+            .map(|u| Revisions {
+                old: u.previous.clone(),
+                new: u.target.clone(),
+            })
+            .collect();
+        let cluster_arn = cluster_arn(config, services);
+        scheduled_tasks(config, credentials, &cluster_arn, &deployed, report, record).await
+    } else {
+        retarget::Outcome {
+            pinned: Some(BTreeSet::new()),
+            failure: None,
+        }
+    };
+    if let Some(keep) = config.after.keep_revisions {
+        for (previous, current) in revisions_to_clean(updated) {
+            let pinned = moved.pinned.as_ref();
+            clean_up(ecs, config, keep, (&previous, &current), pinned, report).await;
+        }
+    }
+    match moved.failure {
+        Some(failure) => Err(retarget::error(deployed_words(updated), failure)),
+        None => Ok(()),
+    }
+}
+
+/// `DRY_RUN` with `UPDATE_SCHEDULED_TASKS`: list what would move. A dry run changes nothing,
+/// so failing to read the rules and schedules is a refusal (exit 2), naming the permission.
+async fn dry_run_scheduled_tasks(
+    config: &Config,
+    credentials: &SharedCredentialsProvider,
+    services: &[crate::rollout::Service],
+    plan: &Plan,
+    report: &Reporter,
+    record: &mut Record,
+) -> Result<(), Error> {
+    if !config.after.update_scheduled_tasks {
+        return Ok(());
+    }
+    let deployed = scheduled_dry_run(plan);
+    let cluster_arn = cluster_arn(config, services);
+    let moved = scheduled_tasks(config, credentials, &cluster_arn, &deployed, report, record).await;
+    match moved.failure.and_then(|f| f.errors.into_iter().next()) {
+        Some(err) => Err(Error::Aws {
+            step: "Reading the scheduled tasks (UPDATE_SCHEDULED_TASKS)".into(),
+            err: Box::new(err),
+            changed: Changed::Nothing,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `UPDATE_SCHEDULED_TASKS`: moves (on a dry run, lists) the cluster's rules and schedules
+/// pinned to an old revision of `deployed`, recording each.
+async fn scheduled_tasks(
+    config: &Config,
+    credentials: &SharedCredentialsProvider,
+    cluster_arn: &str,
+    deployed: &[Revisions],
+    report: &Reporter,
+    record: &mut Record,
+) -> retarget::Outcome {
+    let endpoints = retarget::Endpoints {
+        region: &config.target.region,
+        events: config.credentials.endpoints.events.as_deref(),
+        scheduler: config.credentials.endpoints.scheduler.as_deref(),
+    };
+    retarget::move_scheduled_tasks(
+        &endpoints,
+        credentials.clone(),
+        cluster_arn,
+        deployed,
+        config.dry_run,
+        report,
+        &mut record.scheduled_tasks,
+    )
+    .await
+}
+
+/// What a dry run would move: each planned service's current revision to a placeholder for the
+/// revision it would get (it has no number before it is registered).
+fn scheduled_dry_run(plan: &Plan) -> Vec<Revisions> {
+    plan.services
+        .iter()
+        .filter_map(|s| {
+            let revision = plan.revision_of(s)?;
+            Some(Revisions {
+                old: s.current.clone(),
+                new: scheduled::planned_revision(&s.current, revision.task_definition.family()),
+            })
+        })
+        .collect()
+}
+
+/// The cluster's ARN, as ECS gave it with the services (rule and schedule targets name it so).
+fn cluster_arn(config: &Config, services: &[crate::rollout::Service]) -> String {
+    services
+        .iter()
+        .map(|s| s.cluster_arn.clone())
+        .find(|arn| !arn.is_empty())
+        .unwrap_or_else(|| config.target.cluster.clone())
+}
+
+/// `service web is deployed (web:42)`, for a failure after the deploy succeeded.
+fn deployed_words(updated: &[Updated]) -> String {
+    match updated {
+        [only] => format!(
+            "service {} is deployed ({})",
+            short(&only.name),
+            revision_name(&only.target)
+        ),
+        many => format!(
+            "services {} are deployed ({})",
+            many.iter()
+                .map(|u| short(&u.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+            many.iter()
+                .map(|u| revision_name(&u.target))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// `KEEP_REVISIONS`: deregister older ACTIVE revisions, never one in use: by a service of the
+/// cluster, or (`pinned`) by a rule or schedule; `None` when those could not be read, so
+/// nothing is deregistered. Failures only warn.
 async fn clean_up(
     ecs: &Ecs,
     config: &Config,
     keep: u32,
-    previous: &str,
-    current: &str,
+    (previous, current): (&str, &str),
+    pinned: Option<&BTreeSet<String>>,
     report: &Reporter,
 ) {
     let family = family_of(current).to_string();
     report.step(&format!(
         "Keeping the newest {keep} revisions of {family} (KEEP_REVISIONS)"
     ));
+    let Some(pinned) = pinned else {
+        return report.warn(
+            "the scheduled tasks could not be read, so any revision may still be pinned; nothing deregistered",
+        );
+    };
     let active = match ecs.active_revisions(&family).await {
         Ok(active) => active,
         Err(err) => {
@@ -683,7 +833,10 @@ async fn clean_up(
         }
     };
     let in_use = match ecs.revisions_in_use(&config.target.cluster).await {
-        Ok(in_use) => in_use,
+        Ok(mut in_use) => {
+            in_use.extend(pinned.iter().cloned());
+            in_use
+        }
         Err(err) => {
             return report.warn(&format!(
                 "could not list the revisions in use ({err}); nothing deregistered"

@@ -551,6 +551,22 @@ pub enum Error {
         ran: bool,
     },
 
+    /// Every service was deployed, then moving its scheduled tasks (`UPDATE_SCHEDULED_TASKS`)
+    /// failed: some rules or schedules still run the old revision.
+    #[error("{deployed}, but {still_old}: {cause}")]
+    ScheduledTasks {
+        /// What was deployed, such as "service web is deployed (web:42)".
+        deployed: String,
+        /// Which rules and schedules still run which revision.
+        still_old: String,
+        /// Why, in a few words (the permission missing, for a denial).
+        cause: String,
+        /// The full AWS errors, shown above the verdict.
+        details: Vec<String>,
+        /// What to do about it.
+        hints: Vec<String>,
+    },
+
     /// Bitbucket stopped the step (SIGTERM/SIGINT) while the pipe was waiting.
     #[error(
         "stopped by a signal while waiting; the deployment goes on in ECS without this pipe watching it: {state}"
@@ -597,9 +613,10 @@ impl Error {
     /// The process exit code: 1 when the service was changed, 2 when it was not.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::Rollout { .. } | Self::Rollouts { .. } | Self::Interrupted { .. } => {
-                EXIT_DEPLOY_FAILED
-            }
+            Self::Rollout { .. }
+            | Self::Rollouts { .. }
+            | Self::Interrupted { .. }
+            | Self::ScheduledTasks { .. } => EXIT_DEPLOY_FAILED,
             Self::PreDeploy { ran: true, .. } => EXIT_PRE_DEPLOY_FAILED,
             Self::Aws {
                 changed: Changed::Services(_) | Changed::Unknown { services: true, .. },
@@ -619,7 +636,8 @@ impl Error {
             Self::Config(problems) => problems.iter().map(ToString::to_string).collect(),
             Self::Rollout { details, .. }
             | Self::Rollouts { details, .. }
-            | Self::PreDeploy { details, .. } => details.clone(),
+            | Self::PreDeploy { details, .. }
+            | Self::ScheduledTasks { details, .. } => details.clone(),
             Self::AssumeRole { err, details, .. } => details
                 .iter()
                 .cloned()
@@ -696,7 +714,8 @@ impl Error {
             Self::Aws { .. } => Vec::new(),
             Self::Rollout { hints, .. }
             | Self::Rollouts { hints, .. }
-            | Self::PreDeploy { hints, .. } => hints.clone(),
+            | Self::PreDeploy { hints, .. }
+            | Self::ScheduledTasks { hints, .. } => hints.clone(),
             Self::Interrupted { .. } => vec!["look at the service's Deployments tab in the ECS console for the outcome".into()],
         }
     }

@@ -12,11 +12,13 @@
 //!    update every service in one call each;
 //! 6. [`follow`] + [`rollout`] (pure): follow every deployment to a verdict;
 //! 7. [`diagnose`]: on a failure, why the tasks stopped and what their containers logged
-//!    ([`logs`]).
+//!    ([`logs`]);
+//! 8. [`retarget`]: after a verified deploy, move the EventBridge rules and Scheduler
+//!    schedules pinned to the old revision (`UPDATE_SCHEDULED_TASKS`; [`scheduled`] decides).
 //!
-//! Decisions ([`config`], [`plan`], [`task_def`], [`rollout`], [`image`], [`policy`]) never
-//! call AWS and are tested without a network; only [`auth`], [`ecs`], [`ecr`] and [`logs`]
-//! name SDK operations.
+//! Decisions ([`config`], [`plan`], [`task_def`], [`rollout`], [`image`], [`policy`],
+//! [`scheduled`]) never call AWS and are tested without a network; only [`auth`], [`ecs`],
+//! [`ecr`], [`logs`] and [`eventbridge`] name SDK operations.
 
 pub mod apply;
 pub mod auth;
@@ -29,6 +31,7 @@ pub mod diagnose;
 pub mod ecr;
 pub mod ecs;
 pub mod error;
+pub mod eventbridge;
 pub mod follow;
 pub mod help;
 pub mod image;
@@ -40,8 +43,10 @@ pub mod policy;
 pub mod pre_deploy;
 pub mod read;
 pub mod report;
+pub mod retarget;
 pub mod rollback;
 pub mod rollout;
+pub mod scheduled;
 pub mod secret;
 pub mod task_def;
 pub mod template;

@@ -24,6 +24,43 @@ pub struct Record {
     pub duration_seconds: u64,
     /// `PRE_DEPLOY_COMMAND`'s task, when one was configured.
     pub pre_deploy: Option<crate::pre_deploy::TaskRecord>,
+    /// `UPDATE_SCHEDULED_TASKS`: every rule and schedule moved, to be moved or left alone.
+    pub scheduled_tasks: Vec<ScheduledTaskRecord>,
+}
+
+/// What the run did to one EventBridge rule or Scheduler schedule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScheduledTaskRecord {
+    /// `rule` or `schedule`.
+    pub kind: String,
+    /// The event bus (rules) or schedule group (schedules).
+    pub place: String,
+    /// The rule's or schedule's name.
+    pub name: String,
+    /// The revision it pinned when read.
+    pub previous_task_definition_arn: String,
+    /// The revision it pins now (or would, or should have).
+    pub task_definition_arn: Option<String>,
+    /// `moved`, `dry-run`, `failed` or `left-alone`.
+    pub verdict: String,
+    /// Why, when it was not moved.
+    pub message: String,
+}
+
+impl ScheduledTaskRecord {
+    fn to_json(&self) -> Value {
+        let rule = self.kind == "rule";
+        json!({
+            "type": self.kind,
+            "eventBus": if rule { Some(&self.place) } else { None },
+            "scheduleGroup": if rule { None } else { Some(&self.place) },
+            "name": self.name,
+            "previousTaskDefinitionArn": self.previous_task_definition_arn,
+            "taskDefinitionArn": self.task_definition_arn,
+            "verdict": self.verdict,
+            "message": self.message,
+        })
+    }
 }
 
 /// What the run did to one service.
@@ -99,6 +136,7 @@ impl Record {
                 "durationSeconds": t.duration_seconds,
                 "verdict": t.verdict,
             })),
+            "scheduledTasks": self.scheduled_tasks.iter().map(ScheduledTaskRecord::to_json).collect::<Vec<_>>(),
         })
     }
 

@@ -52,6 +52,7 @@ pub fn build(
         run_the_pre_deploy_command,
         tag_the_service,
         clean_up_old_revisions,
+        move_scheduled_tasks,
         check_the_image_exists,
         pass_the_task_roles,
         show_logs_of_failed_tasks,
@@ -322,6 +323,49 @@ fn clean_up_old_revisions(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> {
             "Effect": "Allow",
             "Action": "ecs:DescribeServices",
             "Resource": scope.ecs_arn(&format!("service/{}/*", scope.cluster)),
+        }),
+    ]
+}
+
+/// `UPDATE_SCHEDULED_TASKS`: find the cluster's rules (every bus) and schedules (every group),
+/// send their targets back, and pass the targets' roles, which EventBridge and Scheduler
+/// require of whoever writes a target. The roles cannot be known without AWS: a placeholder.
+fn move_scheduled_tasks(scope: &Scope, notes: &mut Vec<String>) -> Vec<Value> {
+    if !scope.config.after.update_scheduled_tasks {
+        return Vec::new();
+    }
+    let Scope {
+        partition,
+        region,
+        account,
+        ..
+    } = scope;
+    notes.push("replace <SCHEDULED_TASK_ROLE> with the roles of the EventBridge rule and Scheduler schedule targets that run this service's task definition (UPDATE_SCHEDULED_TASKS)".into());
+    vec![
+        json!({
+            "Sid": "FindScheduledTasks",
+            "Effect": "Allow",
+            "Action": ["events:ListEventBuses", "events:ListRuleNamesByTarget", "scheduler:ListSchedules"],
+            "Resource": "*",
+        }),
+        json!({
+            "Sid": "MoveRuleTargets",
+            "Effect": "Allow",
+            "Action": ["events:ListTargetsByRule", "events:PutTargets"],
+            "Resource": format!("arn:{partition}:events:{region}:{account}:rule/*"),
+        }),
+        json!({
+            "Sid": "MoveSchedules",
+            "Effect": "Allow",
+            "Action": ["scheduler:GetSchedule", "scheduler:UpdateSchedule"],
+            "Resource": format!("arn:{partition}:scheduler:{region}:{account}:schedule/*/*"),
+        }),
+        json!({
+            "Sid": "PassScheduledTaskRoles",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": format!("arn:{partition}:iam::{account}:role/<SCHEDULED_TASK_ROLE>"),
+            "Condition": {"StringEquals": {"iam:PassedToService": ["events.amazonaws.com", "scheduler.amazonaws.com"]}},
         }),
     ]
 }

@@ -219,6 +219,21 @@ pub const AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: Var = Var::new(
     "endpoint for CloudWatch Logs",
 )
 .advanced();
+// The SDKs' names for the service ids `EventBridge` and `Scheduler`.
+pub const AWS_ENDPOINT_URL_EVENTBRIDGE: Var = Var::new(
+    "AWS_ENDPOINT_URL_EVENTBRIDGE",
+    Text,
+    "AWS_ENDPOINT_URL",
+    "endpoint for EventBridge (UPDATE_SCHEDULED_TASKS)",
+)
+.advanced();
+pub const AWS_ENDPOINT_URL_SCHEDULER: Var = Var::new(
+    "AWS_ENDPOINT_URL_SCHEDULER",
+    Text,
+    "AWS_ENDPOINT_URL",
+    "endpoint for EventBridge Scheduler (UPDATE_SCHEDULED_TASKS)",
+)
+.advanced();
 
 // Target.
 pub const CLUSTER_NAME: Var =
@@ -383,6 +398,12 @@ pub const KEEP_REVISIONS: Var = Var::new(
     "keep all",
     "after a verified deploy, deregister older ACTIVE revisions beyond this many (never one in use)",
 );
+pub const UPDATE_SCHEDULED_TASKS: Var = Var::new(
+    "UPDATE_SCHEDULED_TASKS",
+    Bool,
+    "false",
+    "after a verified deploy, move the cluster's EventBridge rules and Scheduler schedules pinned to a service's old revision to its new one",
+);
 
 // The run as a whole.
 pub const DRY_RUN: Var = Var::new(
@@ -442,6 +463,7 @@ pub const ALL: &[Var] = &[
     TAG_SERVICE,
     DRY_RUN,
     KEEP_REVISIONS,
+    UPDATE_SCHEDULED_TASKS,
     PRE_DEPLOY_COMMAND,
     PRE_DEPLOY_CONTAINER,
     PRE_DEPLOY_TIMEOUT,
@@ -454,6 +476,8 @@ pub const ALL: &[Var] = &[
     AWS_ENDPOINT_URL_ECS,
     AWS_ENDPOINT_URL_ECR,
     AWS_ENDPOINT_URL_CLOUDWATCH_LOGS,
+    AWS_ENDPOINT_URL_EVENTBRIDGE,
+    AWS_ENDPOINT_URL_SCHEDULER,
     NO_COLOR,
 ];
 

@@ -22,6 +22,8 @@ mod release;
 mod release_script;
 mod rollout;
 mod rollout_fake;
+mod scheduled;
+mod scheduled_moto;
 mod services;
 mod task_def;
 mod template;

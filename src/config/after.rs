@@ -1,5 +1,6 @@
 //! The after-deploy section: what happens once the deploy is verified (tagging the service,
-//! cleaning up old revisions) and where the outputs for later steps go.
+//! moving the scheduled tasks, cleaning up old revisions) and where the outputs for later
+//! steps go.
 
 use std::path::PathBuf;
 
@@ -15,6 +16,9 @@ pub struct After {
     pub keep_revisions: Option<u32>,
     /// `TAG_SERVICE`: tag the service with the last deploy.
     pub tag_service: bool,
+    /// `UPDATE_SCHEDULED_TASKS`: move the EventBridge rules and Scheduler schedules pinned to a
+    /// service's old revision to its new one.
+    pub update_scheduled_tasks: bool,
     /// Where results for later steps go: `$BITBUCKET_PIPE_SHARED_STORAGE_DIR/ecs-oidc-deploy`.
     pub outputs_dir: Option<PathBuf>,
 }
@@ -42,12 +46,20 @@ pub fn read(raw: &Raw, wait: bool, problems: &mut Vec<Problem>) -> After {
             "needs WAIT: 'true', because old revisions are only cleaned up after a verified deploy",
         ));
     }
+    let update_scheduled_tasks = raw.boolean(&vars::UPDATE_SCHEDULED_TASKS, problems);
+    if update_scheduled_tasks && !wait {
+        problems.push(Problem::new(
+            vars::UPDATE_SCHEDULED_TASKS.name,
+            "needs WAIT: 'true', because scheduled tasks move only after a verified deploy",
+        ));
+    }
     let outputs_dir = raw
         .bitbucket("BITBUCKET_PIPE_SHARED_STORAGE_DIR")
         .map(|d| PathBuf::from(d).join("ecs-oidc-deploy"));
     After {
         keep_revisions,
         tag_service,
+        update_scheduled_tasks,
         outputs_dir,
     }
 }

@@ -48,6 +48,10 @@ pub struct Endpoints {
     /// CloudWatch Logs endpoint, if overridden (`AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`, the
     /// SDKs' name for the service id `CloudWatch Logs`).
     pub logs: Option<String>,
+    /// EventBridge endpoint, if overridden (`AWS_ENDPOINT_URL_EVENTBRIDGE`).
+    pub events: Option<String>,
+    /// EventBridge Scheduler endpoint, if overridden (`AWS_ENDPOINT_URL_SCHEDULER`).
+    pub scheduler: Option<String>,
 }
 
 /// The credentials section of [`super::Config`].
@@ -210,6 +214,8 @@ fn endpoints(raw: &Raw, problems: &mut Vec<Problem>) -> Endpoints {
         ecs: each(&vars::AWS_ENDPOINT_URL_ECS),
         ecr: each(&vars::AWS_ENDPOINT_URL_ECR),
         logs: each(&vars::AWS_ENDPOINT_URL_CLOUDWATCH_LOGS),
+        events: each(&vars::AWS_ENDPOINT_URL_EVENTBRIDGE),
+        scheduler: each(&vars::AWS_ENDPOINT_URL_SCHEDULER),
     }
 }
 

@@ -654,3 +654,103 @@ fn str_at(v: &Value, pointer: &str) -> String {
         .unwrap_or_else(|| panic!("moto reply has no string at {pointer}: {v}"))
         .to_string()
 }
+
+/// EventBridge JSON 1.1 target prefix.
+pub const EVENTS_TARGET: &str = "AWSEvents";
+
+/// EventBridge (JSON 1.1, `X-Amz-Target: AWSEvents.<Op>`) and EventBridge Scheduler (REST JSON)
+/// rules, targets and schedules, for `UPDATE_SCHEDULED_TASKS`.
+impl Client {
+    /// An EventBridge call; panics with status and body on a non-2xx reply. moto answers some
+    /// of them with an empty body (and `text/html`), which reads as `{}`.
+    pub fn events(&self, op: &str, body: Value) -> Value {
+        self.json_call(EVENTS_TARGET, "events", op, &body)
+            .unwrap_or_else(|(s, b)| panic!("moto events {op} failed: HTTP {s}: {b}"))
+    }
+
+    /// Creates a custom event bus; returns its ARN.
+    pub fn create_event_bus(&self, name: &str) -> String {
+        str_at(
+            &self.events("CreateEventBus", json!({"Name": name})),
+            "/EventBusArn",
+        )
+    }
+
+    /// PutRule on `bus`: `rule` is the rest of the request (`ScheduleExpression` or
+    /// `EventPattern`, ...).
+    pub fn put_rule(&self, bus: &str, name: &str, mut rule: Value) {
+        rule["Name"] = json!(name);
+        rule["EventBusName"] = json!(bus);
+        self.events("PutRule", rule);
+    }
+
+    /// PutTargets on a rule of `bus`; panics on any FailedEntries.
+    pub fn put_targets(&self, bus: &str, rule: &str, targets: Value) {
+        let r = self.events(
+            "PutTargets",
+            json!({"Rule": rule, "EventBusName": bus, "Targets": targets}),
+        );
+        assert_eq!(r["FailedEntryCount"], json!(0), "PutTargets failed: {r}");
+    }
+
+    /// ListTargetsByRule: the targets of a rule of `bus`, as stored.
+    pub fn targets_of(&self, bus: &str, rule: &str) -> Value {
+        self.events(
+            "ListTargetsByRule",
+            json!({"Rule": rule, "EventBusName": bus}),
+        )["Targets"]
+            .clone()
+    }
+
+    /// A Scheduler REST JSON call (`method` on `path`, with a query if any); panics on non-2xx.
+    pub fn scheduler(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let auth = auth_header("scheduler");
+        let text = body.map(Value::to_string).unwrap_or_default();
+        let headers = [
+            ("Content-Type", "application/json"),
+            ("X-Amz-Date", "20260101T000000Z"),
+            ("Authorization", auth.as_str()),
+        ];
+        let r = http::send(&self.endpoint, method, path, &headers, text.as_bytes())
+            .unwrap_or_else(|e| panic!("moto scheduler {method} {path}: request failed: {e}"));
+        assert!(
+            r.is_success(),
+            "moto scheduler {method} {path} failed: HTTP {}: {}",
+            r.status,
+            r.text()
+        );
+        if r.body.is_empty() {
+            return json!({});
+        }
+        serde_json::from_slice(&r.body).unwrap_or_else(|e| {
+            panic!(
+                "moto scheduler {method} {path}: not JSON ({e}): {}",
+                r.text()
+            )
+        })
+    }
+
+    /// CreateScheduleGroup.
+    pub fn create_schedule_group(&self, name: &str) {
+        self.scheduler(
+            "POST",
+            &format!("/schedule-groups/{name}"),
+            Some(&json!({})),
+        );
+    }
+
+    /// CreateSchedule in `group`: `schedule` is the rest of the request.
+    pub fn create_schedule(&self, group: &str, name: &str, mut schedule: Value) {
+        schedule["GroupName"] = json!(group);
+        self.scheduler("POST", &format!("/schedules/{name}"), Some(&schedule));
+    }
+
+    /// GetSchedule: the whole schedule as stored.
+    pub fn get_schedule(&self, group: &str, name: &str) -> Value {
+        self.scheduler(
+            "GET",
+            &format!("/schedules/{name}?groupName={}", url_encode(group)),
+            None,
+        )
+    }
+}
