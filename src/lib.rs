@@ -18,10 +18,13 @@
 //! name SDK operations.
 
 pub mod apply;
+pub mod appspec;
 pub mod auth;
 pub mod aws;
 pub mod claims;
 pub mod cleanup;
+pub mod codedeploy;
+pub mod codedeploy_verdict;
 pub mod config;
 pub mod deploy;
 pub mod diagnose;
