@@ -3,6 +3,9 @@
 
 use futures_util::StreamExt;
 
+use crate::blue_green::{self, Target};
+use crate::codedeploy::{CodeDeploy, Group};
+use crate::codedeploy_verdict::console_link as codedeploy_link;
 use crate::config::{AUDIT_TAG_PREFIX, Config};
 use crate::ecs::Ecs;
 use crate::error::{Changed, Error};
@@ -27,8 +30,10 @@ pub struct Updated {
     pub target: String,
     /// The revision it ran before.
     pub previous: String,
-    /// The deployment UpdateService started (`ecs-svc/…`).
+    /// The deployment UpdateService started (`ecs-svc/…`), or CodeDeploy's (`d-…`).
     pub deployment_id: String,
+    /// The deployment group, when CodeDeploy deploys the service.
+    pub code_deploy: Option<Group>,
 }
 
 /// Registers every revision of the plan, in order; returns their ARNs by plan index.
@@ -112,25 +117,25 @@ pub async fn update(
     report: &Reporter,
 ) -> Result<Vec<Updated>, Error> {
     let several = plan.services.len() > 1;
-    let target_of = |s: &ServicePlan| {
-        s.revision
-            .and_then(|i| registered.get(i).cloned())
-            .unwrap_or_else(|| s.current.clone())
-    };
-    if let [only] = plan.services.as_slice() {
+    let target_of = |s: &ServicePlan| target_of(s, registered);
+    let ecs_services: Vec<&ServicePlan> = plan.services.iter().filter(|s| !s.code_deploy).collect();
+    if ecs_services.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let [only] = ecs_services.as_slice() {
         report.step(&format!(
             "Updating service {} to {}",
             only.name,
             revision_name(&target_of(only))
         ));
     } else {
-        report.step(&format!("Updating {} services", plan.services.len()));
+        report.step(&format!("Updating {} services", ecs_services.len()));
     }
     if config.force_new_deployment {
         report.detail("forcing a new deployment (FORCE_NEW_DEPLOYMENT)");
     }
     if let Some(n) = config.desired_count {
-        for s in &plan.services {
+        for s in &ecs_services {
             if several {
                 report.detail(&format!(
                     "{}: desired count {} → {n}",
@@ -141,7 +146,7 @@ pub async fn update(
             }
         }
     }
-    let mut calls = futures_util::stream::iter(plan.services.iter().map(|s| {
+    let mut calls = futures_util::stream::iter(ecs_services.iter().map(|s| {
         let target = target_of(s);
         let new_revision = s.revision.is_some().then(|| target.clone());
         async move {
@@ -184,9 +189,93 @@ pub async fn update(
             target,
             previous: s.current.clone(),
             deployment_id,
+            code_deploy: None,
         });
     }
     Ok(updated)
+}
+
+/// The revision a service moves to: its new revision, or the current one (a restart).
+fn target_of(s: &ServicePlan, registered: &[String]) -> String {
+    s.revision
+        .and_then(|i| registered.get(i).cloned())
+        .unwrap_or_else(|| s.current.clone())
+}
+
+/// Starts a CodeDeploy deployment of every CODE_DEPLOY service of the plan (after
+/// `DESIRED_COUNT` through an UpdateService without a task definition, which ECS allows).
+/// `already` are the services updated before, for the error's account of what changed.
+#[allow(clippy::too_many_arguments)]
+pub async fn start_code_deploys(
+    ecs: &Ecs,
+    cd: Option<&CodeDeploy>,
+    config: &Config,
+    plan: &Plan,
+    registered: &[String],
+    targets: &[Target],
+    already: &[Updated],
+    report: &Reporter,
+) -> Result<Vec<Updated>, Error> {
+    let several = plan.services.len() > 1;
+    let mut started: Vec<Updated> = Vec::new();
+    for s in plan.services.iter().filter(|s| s.code_deploy) {
+        let (Some(cd), Some(target)) = (cd, targets.iter().find(|t| t.service == s.name)) else {
+            continue;
+        };
+        let revision = target_of(s, registered);
+        report.step(&format!(
+            "Deploying {} to service {} through CodeDeploy ({})",
+            revision_name(&revision),
+            s.name,
+            target.group.label()
+        ));
+        let fail = |started: &[Updated], err: crate::error::AwsError| {
+            let mut done: Vec<Updated> = already.to_vec();
+            done.extend(started.iter().cloned());
+            update_failed(plan, registered, &done, s, err)
+        };
+        let mut live = target.live.clone();
+        if let Some(n) = config.desired_count {
+            report.detail(&format!("desired count {} → {n}", s.desired_count));
+            live = ecs
+                .update_service(&config.cluster, &s.name, None, false, Some(n))
+                .await
+                .map_err(|err| fail(&started, err))?;
+        }
+        let ctx = &config.context;
+        let (_, body) = blue_green::request(
+            target,
+            &revision,
+            &config.code_deploy,
+            (
+                ctx.repo_full_name.as_deref(),
+                ctx.commit.as_deref(),
+                ctx.build_number.as_deref(),
+            ),
+        )?;
+        let id = blue_green::create(cd, &body, report)
+            .await
+            .map_err(|err| fail(&started, err))?;
+        if several {
+            report.detail(&format!(
+                "{} → {}: CodeDeploy deployment {id} started",
+                s.name,
+                revision_name(&revision)
+            ));
+        } else {
+            report.detail(&format!("CodeDeploy deployment {id} started"));
+        }
+        report.detail(&codedeploy_link(&config.region, &id));
+        started.push(Updated {
+            name: s.name.clone(),
+            service: live,
+            target: revision,
+            previous: s.current.clone(),
+            deployment_id: id,
+            code_deploy: Some(target.group.clone()),
+        });
+    }
+    Ok(started)
 }
 
 fn update_failed(

@@ -46,6 +46,10 @@ pub struct RawVars {
     pub aws_endpoint_url_ecs: Option<String>,
     pub aws_endpoint_url_ecr: Option<String>,
     pub aws_endpoint_url_cloudwatch_logs: Option<String>,
+    pub aws_endpoint_url_codedeploy: Option<String>,
+    pub codedeploy_application: Option<String>,
+    pub codedeploy_deployment_group: Option<String>,
+    pub codedeploy_deployment_config: Option<String>,
     pub cluster_name: Option<String>,
     pub service_name: Option<String>,
     pub image: Option<String>,
@@ -295,6 +299,29 @@ pub fn parse_command(value: &str, problems: &mut Vec<Problem>) -> Option<Vec<Str
     Some(args)
 }
 
+/// The CodeDeploy variables. A group needs its application; the names are CodeDeploy's
+/// (1 to 100 characters), checked by CodeDeploy itself.
+fn code_deploy_options(
+    application: Option<String>,
+    group: Option<String>,
+    deployment_config: Option<String>,
+    hooks: &[String],
+    problems: &mut Vec<Problem>,
+) -> crate::blue_green::Options {
+    if group.is_some() && application.is_none() {
+        problems.push(Problem::new(
+            "CODEDEPLOY_DEPLOYMENT_GROUP",
+            "needs CODEDEPLOY_APPLICATION, the application the group belongs to",
+        ));
+    }
+    crate::blue_green::Options {
+        application,
+        group,
+        hooks: crate::appspec::parse_hooks(hooks, problems),
+        deployment_config,
+    }
+}
+
 /// Endpoint overrides, per the SDKs' shared `AWS_ENDPOINT_URL[_SERVICE]` convention.
 #[derive(Debug, Clone, Default)]
 pub struct Endpoints {
@@ -307,6 +334,8 @@ pub struct Endpoints {
     /// CloudWatch Logs endpoint, if overridden (`AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`, the
     /// SDKs' name for the service id `CloudWatch Logs`).
     pub logs: Option<String>,
+    /// CodeDeploy endpoint, if overridden.
+    pub codedeploy: Option<String>,
 }
 
 /// Where the deploy comes from, for session names, logs and tags.
@@ -354,6 +383,7 @@ struct Lists {
     tags: Vec<String>,
     container_images: Vec<String>,
     service_names: Vec<String>,
+    codedeploy_hooks: Vec<String>,
 }
 
 /// Everything a deploy needs, validated.
@@ -418,6 +448,9 @@ pub struct Config {
     pub context: BitbucketContext,
     /// Things worth saying that are not errors, printed before the deploy starts.
     pub warnings: Vec<String>,
+    /// `CODEDEPLOY_APPLICATION`, `CODEDEPLOY_DEPLOYMENT_GROUP`, `CODEDEPLOY_HOOKS` and
+    /// `CODEDEPLOY_DEPLOYMENT_CONFIG`, for services whose deployments CodeDeploy runs.
+    pub code_deploy: crate::blue_green::Options,
     /// How long the log may stay quiet while waiting before a heartbeat line. Not a pipe
     /// variable: [`HEARTBEAT`] in every run, shorter only in tests.
     pub heartbeat: Duration,
@@ -732,6 +765,7 @@ impl Config {
             tags: read_list(&vars, "TAGS", &mut problems),
             container_images: read_list(&vars, "CONTAINER_IMAGES", &mut problems),
             service_names: read_list(&vars, "SERVICE_NAMES", &mut problems),
+            codedeploy_hooks: read_list(&vars, "CODEDEPLOY_HOOKS", &mut problems),
         };
         let raw: RawVars = envy::from_iter(vars).map_err(|e| {
             Error::Config(vec![Problem::new(
@@ -834,6 +868,12 @@ impl Config {
             logs: check_endpoint(
                 "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
                 raw.aws_endpoint_url_cloudwatch_logs,
+                &mut problems,
+            )
+            .or_else(|| default_endpoint.clone()),
+            codedeploy: check_endpoint(
+                "AWS_ENDPOINT_URL_CODEDEPLOY",
+                raw.aws_endpoint_url_codedeploy,
                 &mut problems,
             )
             .or_else(|| default_endpoint.clone()),
@@ -1040,6 +1080,13 @@ impl Config {
         );
 
         let color = raw.no_color.is_none_or(|v| v.is_empty());
+        let code_deploy = code_deploy_options(
+            clean(raw.codedeploy_application),
+            clean(raw.codedeploy_deployment_group),
+            clean(raw.codedeploy_deployment_config),
+            &lists.codedeploy_hooks,
+            &mut problems,
+        );
 
         if !problems.is_empty() {
             return Err(Error::Config(problems));
@@ -1080,6 +1127,7 @@ impl Config {
             color,
             context,
             warnings,
+            code_deploy,
             heartbeat: HEARTBEAT,
         })
     }

@@ -12,7 +12,10 @@ use serde_json::Value;
 use crate::apply::{self, Updated, console_link};
 use crate::auth;
 use crate::aws;
+use crate::blue_green::{self, Following, Target};
 use crate::cleanup;
+use crate::codedeploy::CodeDeploy;
+use crate::codedeploy_verdict::console_link as codedeploy_link;
 use crate::config::Config;
 use crate::diagnose;
 use crate::ecr;
@@ -65,13 +68,14 @@ pub async fn deploy(
     );
     let (services, sources) = read?;
     for (service, live) in record.services.iter_mut().zip(&services) {
-        service.previous_task_definition_arn = Some(live.task_definition.clone());
+        service.previous_task_definition_arn = Some(live.primary_revision().to_string());
     }
+    let (cd, targets) = code_deploy_targets(config, &services, credentials.clone(), report).await?;
     let plan = plan::build(config, &services, &sources)?;
     show_plan(config, &plan, lookups, report, record)?;
 
     if config.dry_run {
-        return Ok(dry_run(config, &plan, report, record));
+        return dry_run(config, &plan, &targets, report, record);
     }
 
     let registered = apply::register(&ecs, &plan, report).await?;
@@ -86,10 +90,26 @@ pub async fn deploy(
         };
         run_pre_deploy(&ecs, &logs, config, pre, &parts, report, record).await?;
     }
-    let updated = apply::update(&ecs, config, &plan, &registered, report).await?;
+    let mut updated = apply::update(&ecs, config, &plan, &registered, report).await?;
+    let started_by_code_deploy = apply::start_code_deploys(
+        &ecs,
+        cd.as_ref(),
+        config,
+        &plan,
+        &registered,
+        &targets,
+        &updated,
+        report,
+    )
+    .await?;
+    updated.extend(started_by_code_deploy);
     for u in &updated {
         if let Some(service) = record.service_mut(&u.name) {
             service.deployment_id = Some(u.deployment_id.clone());
+            service.code_deploy = u
+                .code_deploy
+                .as_ref()
+                .map(|g| (g.application_name.clone(), g.deployment_group_name.clone()));
             service.verdict = "started".into();
         }
     }
@@ -99,9 +119,12 @@ pub async fn deploy(
         return Ok(started_line(&updated));
     }
 
-    let mut watches = watch(&updated, &services);
+    let mut watches = watch(config, &updated, &services);
     report.step(&waiting_line(config, &watches));
-    let settings = follow_settings(config, &plan, &registered);
+    let settings = follow::Settings {
+        codedeploy: cd.clone(),
+        ..follow_settings(config, &plan, &registered)
+    };
     follow::follow(&ecs, &logs, &settings, &mut watches, report).await?;
     record_outcomes(&watches, record);
 
@@ -119,9 +142,49 @@ pub async fn deploy(
     }
     let mut error = failure(&watches);
     if config.rollback_on_failure {
-        error = rollback::roll_back(&ecs, &logs, config, &updated, report, error).await;
+        error =
+            rollback::roll_back(&ecs, cd.as_ref(), &logs, config, &updated, report, error).await;
     }
     Err(error)
+}
+
+/// The CodeDeploy client and the deployment group of every CODE_DEPLOY service, found
+/// before anything changes; with no such service, neither. Also checks that each one's
+/// AppSpec can be made, so a service without a load balancer is refused here.
+async fn code_deploy_targets(
+    config: &Config,
+    services: &[crate::rollout::Service],
+    credentials: SharedCredentialsProvider,
+    report: &Reporter,
+) -> Result<(Option<CodeDeploy>, Vec<Target>), Error> {
+    if !services
+        .iter()
+        .any(crate::rollout::Service::uses_code_deploy)
+    {
+        return Ok((None, Vec::new()));
+    }
+    let cd = CodeDeploy::new(aws::codedeploy_client(
+        &config.region,
+        config.endpoints.codedeploy.as_deref(),
+        credentials,
+    ));
+    let named: Vec<(&str, &crate::rollout::Service)> = config
+        .services
+        .iter()
+        .map(String::as_str)
+        .zip(services)
+        .collect();
+    let targets =
+        blue_green::find_groups(&cd, &config.cluster, &named, &config.code_deploy, report).await?;
+    for target in &targets {
+        blue_green::request(
+            target,
+            target.live.primary_revision(),
+            &config.code_deploy,
+            (None, None, None),
+        )?;
+    }
+    Ok((Some(cd), targets))
 }
 
 /// What the pre-deploy task is made of: the plan, the ARNs registered, and the task
@@ -238,7 +301,13 @@ fn show_plan(
 }
 
 /// `DRY_RUN`: show each new revision as a diff and the calls a deploy would make, change nothing.
-fn dry_run(config: &Config, plan: &Plan, report: &Reporter, record: &mut Record) -> String {
+fn dry_run(
+    config: &Config,
+    plan: &Plan,
+    targets: &[Target],
+    report: &Reporter,
+    record: &mut Record,
+) -> Result<String, Error> {
     report.step("Dry run: what a deploy would change (DRY_RUN is true)");
     let several = plan.services.len() > 1;
     let mut calls = Vec::new();
@@ -294,7 +363,41 @@ fn dry_run(config: &Config, plan: &Plan, report: &Reporter, record: &mut Record)
             ..pre_deploy::TaskRecord::default()
         });
     }
+    let mut code_deploy_lines = Vec::new();
     for service in &plan.services {
+        if let Some(target) = targets.iter().find(|t| t.service == service.name) {
+            let revision = match plan.revision_of(service) {
+                Some(revision) => format!(
+                    "<the new revision of {}>",
+                    revision.task_definition.family()
+                ),
+                None => service.current.clone(),
+            };
+            if let Some(n) = config.desired_count {
+                calls.push(format!(
+                    "ecs:UpdateService cluster {} service {} desiredCount={n} (no task definition: CodeDeploy deploys the service)",
+                    config.cluster, service.name
+                ));
+            }
+            let ctx = &config.context;
+            let (spec, body) = blue_green::request(
+                target,
+                &revision,
+                &config.code_deploy,
+                (
+                    ctx.repo_full_name.as_deref(),
+                    ctx.commit.as_deref(),
+                    ctx.build_number.as_deref(),
+                ),
+            )?;
+            calls.push(format!(
+                "codedeploy:CreateDeployment {} for service {} (AppSpec and request below)",
+                target.group.label(),
+                service.name
+            ));
+            code_deploy_lines.extend(blue_green::dry_run_lines(&spec, &body));
+            continue;
+        }
         let mut update = format!(
             "ecs:UpdateService cluster {} service {}",
             config.cluster, service.name
@@ -328,18 +431,21 @@ fn dry_run(config: &Config, plan: &Plan, report: &Reporter, record: &mut Record)
     for call in &calls {
         report.detail(&format!("  {call}"));
     }
+    for line in &code_deploy_lines {
+        report.detail(line);
+    }
     record.verdict = "dry-run".into();
     for service in &mut record.services {
         service.verdict = "dry-run".into();
     }
-    format!(
+    Ok(format!(
         "Dry run of {} in {}: nothing was changed in AWS",
         config.services.join(", "),
         config.cluster
-    )
+    ))
 }
 
-fn watch(updated: &[Updated], services: &[crate::rollout::Service]) -> Vec<Watch> {
+fn watch(config: &Config, updated: &[Updated], services: &[crate::rollout::Service]) -> Vec<Watch> {
     let several = updated.len() > 1;
     updated
         .iter()
@@ -348,7 +454,7 @@ fn watch(updated: &[Updated], services: &[crate::rollout::Service]) -> Vec<Watch
                 .iter()
                 .find(|s| short(&s.service_name) == short(&u.name) || s.service_arn == u.name)
                 .map_or(&[][..], |s| s.events.as_slice());
-            Watch::new(
+            let mut watch = Watch::new(
                 &u.name,
                 Tracked {
                     deployment_id: u.deployment_id.clone(),
@@ -358,7 +464,16 @@ fn watch(updated: &[Updated], services: &[crate::rollout::Service]) -> Vec<Watch
                 u.service.current_service_deployment.clone(),
                 known,
                 several,
-            )
+            );
+            if u.code_deploy.is_some() {
+                watch.code_deploy = Some(Following::new(
+                    &u.deployment_id,
+                    &config.cluster,
+                    &u.name,
+                    &config.region,
+                ));
+            }
+            watch
         })
         .collect()
 }
@@ -380,6 +495,7 @@ pub fn follow_settings(config: &Config, plan: &Plan, registered: &[String]) -> f
         heartbeat: config.heartbeat,
         log_lines: config.log_lines,
         task_definitions,
+        codedeploy: None,
     }
 }
 
@@ -427,6 +543,14 @@ fn success_line(
                 Some(Outcome::Succeeded { deployment_id }) => deployment_id.as_str(),
                 _ => u.deployment_id.as_str(),
             };
+            if u.code_deploy.is_some() {
+                return format!(
+                    "Deployed {} to service {} in cluster {cluster} ({elapsed} in all); CodeDeploy deployment {id} has moved all production traffic: {}",
+                    revision_name(&u.target),
+                    short(&u.name),
+                    codedeploy_link(&config.region, id)
+                );
+            }
             format!(
                 "Deployed {} to service {} in cluster {cluster} ({elapsed} in all); {id} is complete: {}",
                 revision_name(&u.target),

@@ -348,15 +348,30 @@ pub enum Error {
         status: String,
     },
 
-    /// The service's deployments are run by CodeDeploy or an external controller.
+    /// The service's deployments are run by an external controller.
     #[error(
         "service {service:?} uses the {controller} deployment controller, which this pipe does not drive; nothing was changed in AWS"
     )]
     UnsupportedController {
         /// The service.
         service: String,
-        /// `CODE_DEPLOY` or `EXTERNAL`.
+        /// `EXTERNAL`.
         controller: String,
+    },
+
+    /// A CODE_DEPLOY service has no usable deployment group, or no AppSpec can be made for it.
+    #[error(
+        "service {service:?} cannot be deployed through CodeDeploy: {problem}; nothing was changed in AWS"
+    )]
+    CodeDeploy {
+        /// The service (or services), as configured.
+        service: String,
+        /// What is wrong.
+        problem: String,
+        /// What was looked at (the deployment groups searched).
+        details: Vec<String>,
+        /// What to do about it.
+        hints: Vec<String>,
     },
 
     /// The task definition (file or live revision) cannot be used.
@@ -542,6 +557,7 @@ impl Error {
             Self::Config(problems) => problems.iter().map(ToString::to_string).collect(),
             Self::Rollout { details, .. }
             | Self::Rollouts { details, .. }
+            | Self::CodeDeploy { details, .. }
             | Self::PreDeploy { details, .. } => details.clone(),
             Self::AssumeRole { err, details, .. } => details
                 .iter()
@@ -577,9 +593,6 @@ impl Error {
                 "check SERVICE_NAME, CLUSTER_NAME and AWS_DEFAULT_REGION; this pipe updates an existing service and does not create one".into(),
             ],
             Self::ServiceNotActive { .. } => vec!["a DRAINING or INACTIVE service is being deleted; recreate it first".into()],
-            Self::UnsupportedController { controller, .. } if controller == "CODE_DEPLOY" => vec![
-                "deploy CODE_DEPLOY services with CodeDeploy (for example the atlassian/aws-code-deploy pipe), or switch the service to ECS native blue/green deployments".into(),
-            ],
             Self::UnsupportedController { .. } => vec![
                 "EXTERNAL services deploy through task sets (CreateTaskSet, UpdateServicePrimaryTaskSet), which this pipe does not manage".into(),
             ],
@@ -612,6 +625,7 @@ impl Error {
             Self::Aws { .. } => Vec::new(),
             Self::Rollout { hints, .. }
             | Self::Rollouts { hints, .. }
+            | Self::CodeDeploy { hints, .. }
             | Self::PreDeploy { hints, .. } => hints.clone(),
             Self::Interrupted { .. } => vec!["look at the service's Deployments tab in the ECS console for the outcome".into()],
         }

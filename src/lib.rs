@@ -21,6 +21,7 @@ pub mod apply;
 pub mod appspec;
 pub mod auth;
 pub mod aws;
+pub mod blue_green;
 pub mod claims;
 pub mod cleanup;
 pub mod codedeploy;

@@ -1,8 +1,15 @@
 //! `ROLLBACK_ON_FAILURE`: after a failed deploy, put every service this run updated back on
 //! the revision it ran before (they ship together), unless ECS already did, follow those
 //! deployments, and add what happened to the original failure. The exit code stays 1.
+//!
+//! A service that CodeDeploy deploys is never updated back with a task definition (ECS
+//! refuses that): a CodeDeploy deployment still running (the timeout) is stopped with
+//! CodeDeploy's automatic rollback; a failed or stopped one was already CodeDeploy's to roll
+//! back (its report says whether it did).
 
 use crate::apply::{self, Updated};
+use crate::blue_green::{self, Following};
+use crate::codedeploy::CodeDeploy;
 use crate::config::Config;
 use crate::deploy::follow_settings;
 use crate::ecs::{Ecs, Lookup};
@@ -16,6 +23,7 @@ use crate::rollout::{Tracked, revision_name};
 /// Rolls back what `updated` changed and returns `error` with the outcome added.
 pub async fn roll_back(
     ecs: &Ecs,
+    cd: Option<&CodeDeploy>,
     logs: &LogReaders,
     config: &Config,
     updated: &[Updated],
@@ -23,7 +31,19 @@ pub async fn roll_back(
     error: Error,
 ) -> Error {
     let several = updated.len() > 1;
+    let (by_code_deploy, updated): (Vec<Updated>, Vec<Updated>) = updated
+        .iter()
+        .cloned()
+        .partition(|u| u.code_deploy.is_some());
+    let updated = updated.as_slice();
+    let mut code_deploy_lines = Vec::new();
+    if let Some(cd) = cd {
+        for u in &by_code_deploy {
+            code_deploy_lines.extend(stop_code_deploy(ecs, cd, config, u, report).await);
+        }
+    }
     let (mut lines, to_roll) = still_changed(ecs, config, updated).await;
+    lines.splice(0..0, code_deploy_lines.iter().cloned());
     let outcome = if to_roll.is_empty() {
         Vec::new()
     } else {
@@ -45,7 +65,56 @@ pub async fn roll_back(
         roll(ecs, logs, config, &to_roll, several, report).await
     };
     lines.extend(outcome.iter().cloned());
+    let mut outcome = outcome;
+    outcome.splice(0..0, code_deploy_lines);
     with_outcome(error, lines, &outcome)
+}
+
+/// A CodeDeploy deployment still running is stopped with CodeDeploy's rollback; one that
+/// has finished is left as it is, with a line that says why. Ends with where the service is.
+async fn stop_code_deploy(
+    ecs: &Ecs,
+    cd: &CodeDeploy,
+    config: &Config,
+    u: &Updated,
+    report: &Reporter,
+) -> Vec<String> {
+    let name = short(&u.name);
+    let mut lines = match cd.deployment(&u.deployment_id).await.map(|i| i.status) {
+        Ok(status) if matches!(status.as_str(), "Failed" | "Stopped") => {
+            return vec![format!(
+                "ROLLBACK_ON_FAILURE: CodeDeploy deployment {} of {name} is {status}; rolling it back was CodeDeploy's (see above)",
+                u.deployment_id
+            )];
+        }
+        Ok(status) if status == "Succeeded" => {
+            return vec![format!(
+                "ROLLBACK_ON_FAILURE: {name} stays on {}: its CodeDeploy deployment {} succeeded; deploy {} again to move it back",
+                revision_name(&u.target),
+                u.deployment_id,
+                revision_name(&u.previous)
+            )];
+        }
+        _ => {
+            let following =
+                Following::new(&u.deployment_id, &config.cluster, &u.name, &config.region);
+            blue_green::stop_and_roll_back(
+                cd,
+                &following,
+                config.wait_interval,
+                config.wait_timeout.min(std::time::Duration::from_secs(300)),
+                report,
+            )
+            .await
+        }
+    };
+    if let Ok(Lookup::Found(service)) = ecs.describe_service(&config.cluster, &u.name).await {
+        lines.push(format!(
+            "after the rollback, {name} serves production traffic from {} (its PRIMARY task set)",
+            revision_name(service.primary_revision())
+        ));
+    }
+    lines
 }
 
 /// Lines for the services already back on their previous revision, and the ones to roll back.
