@@ -451,6 +451,9 @@ pub fn dry_run_lines(spec: &Value, body: &Value) -> Vec<String> {
     if let Some(content) = shown.pointer_mut("/revision/appSpecContent/content") {
         *content = Value::String("<the AppSpec above, as JSON text>".into());
     }
+    if let Some(sha256) = shown.pointer_mut("/revision/appSpecContent/sha256") {
+        *sha256 = Value::String("<its SHA-256>".into());
+    }
     let mut lines = vec!["AppSpec:".to_string()];
     lines.extend(pretty(spec).lines().map(|l| format!("  {l}")));
     lines.push("codedeploy:CreateDeployment request:".into());

@@ -303,7 +303,7 @@ pub fn progress_line(info: &DeploymentInfo, target: Option<&EcsTarget>) -> Strin
     let running = target
         .lifecycle_events
         .iter()
-        .find(|e| e.status == "InProgress")
+        .find(|e| e.status == "InProgress" || e.status == "Failed")
         .or_else(|| {
             target
                 .lifecycle_events

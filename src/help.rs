@@ -133,6 +133,26 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "seconds the pre-deploy task may take; then it is stopped and the deploy fails",
     ),
     (
+        "CODEDEPLOY_APPLICATION",
+        "found",
+        "CodeDeploy application of a CODE_DEPLOY service's deployment group; alone, limits the search to it",
+    ),
+    (
+        "CODEDEPLOY_DEPLOYMENT_GROUP",
+        "found",
+        "the deployment group (with CODEDEPLOY_APPLICATION); skips the search",
+    ),
+    (
+        "CODEDEPLOY_HOOKS",
+        "none",
+        "list of Event=LambdaFunction for the AppSpec (BeforeInstall, AfterInstall, AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic)",
+    ),
+    (
+        "CODEDEPLOY_DEPLOYMENT_CONFIG",
+        "the group's",
+        "CodeDeploy deployment configuration for this deployment",
+    ),
+    (
         "PRINT_IAM_POLICY",
         "false",
         "print the IAM permission and trust policies this deploy needs, as JSON, and exit without calling AWS",
@@ -164,7 +184,7 @@ pub fn text() -> String {
         ));
     }
     out.push_str(
-        "\nAdvanced: AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_STS/_ECS/_ECR/_CLOUDWATCH_LOGS) send calls to another endpoint; NO_COLOR turns colour off.\n\
+        "\nAdvanced: AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_STS/_ECS/_ECR/_CLOUDWATCH_LOGS/_CODEDEPLOY) send calls to another endpoint; NO_COLOR turns colour off.\n\
          \nExit codes:\n  0  deployed and verified (or started, with WAIT=false)\n  \
          1  the service was updated and the deployment then failed, rolled back or timed out\n  \
          2  refused before the service was changed (bad variables, credentials, not found, access denied)\n  \

@@ -261,6 +261,11 @@ pub fn build(
             }));
         }
     }
+    statements.extend(code_deploy_statements(
+        config,
+        &format!("arn:{partition}:codedeploy:{region}:{account}"),
+        &mut notes,
+    ));
     let permissions = json!({"Version": "2012-10-17", "Statement": statements});
 
     let trust = trust_policy(config, claims, &partition, &account, &mut notes);
@@ -269,6 +274,73 @@ pub fn build(
         trust,
         notes,
     }
+}
+
+/// CodeDeploy's part, when a `CODEDEPLOY_*` variable says a service is deployed by CodeDeploy
+/// (nothing else can tell without reading the service). `prefix` is
+/// `arn:<partition>:codedeploy:<region>:<account>`. CreateDeployment with AppSpec content
+/// also needs `RegisterApplicationRevision` on the application and `GetDeploymentConfig` on
+/// the configuration: the minimum AWS documents for its own deploy action
+/// (aws-actions/amazon-ecs-deploy-task-definition README, "AWS CodeDeploy Support").
+fn code_deploy_statements(config: &Config, prefix: &str, notes: &mut Vec<String>) -> Vec<Value> {
+    let options = &config.code_deploy;
+    if options.application.is_none()
+        && options.group.is_none()
+        && options.hooks.is_empty()
+        && options.deployment_config.is_none()
+    {
+        return Vec::new();
+    }
+    let application = options.application.as_deref().unwrap_or("*");
+    let group = options.group.as_deref().unwrap_or("*");
+    if options.group.is_none() {
+        notes.push("set CODEDEPLOY_APPLICATION and CODEDEPLOY_DEPLOYMENT_GROUP to limit the CodeDeploy statements to that group and drop the search for it".into());
+    }
+    let config_arn = format!(
+        "{prefix}:deploymentconfig:{}",
+        options.deployment_config.as_deref().unwrap_or("*")
+    );
+    let mut statements = vec![
+        json!({
+            "Sid": "DeployThroughCodeDeploy",
+            "Effect": "Allow",
+            "Action": [
+                "codedeploy:CreateDeployment",
+                "codedeploy:GetDeployment",
+                "codedeploy:GetDeploymentTarget",
+                "codedeploy:StopDeployment",
+                "codedeploy:ListDeployments",
+                "codedeploy:GetDeploymentGroup",
+            ],
+            "Resource": format!("{prefix}:deploymentgroup:{application}/{group}"),
+        }),
+        json!({
+            "Sid": "RegisterTheAppSpecRevision",
+            "Effect": "Allow",
+            "Action": "codedeploy:RegisterApplicationRevision",
+            "Resource": format!("{prefix}:application:{application}"),
+        }),
+        json!({
+            "Sid": "ReadTheDeploymentConfig",
+            "Effect": "Allow",
+            "Action": "codedeploy:GetDeploymentConfig",
+            "Resource": config_arn,
+        }),
+    ];
+    if options.group.is_none() {
+        statements.push(json!({
+            "Sid": "FindTheDeploymentGroup",
+            "Effect": "Allow",
+            "Action": [
+                "codedeploy:ListApplications",
+                "codedeploy:BatchGetApplications",
+                "codedeploy:ListDeploymentGroups",
+                "codedeploy:BatchGetDeploymentGroups",
+            ],
+            "Resource": "*",
+        }));
+    }
+    statements
 }
 
 fn trust_policy(

@@ -293,3 +293,117 @@ fn the_progress_line_names_the_running_event_and_the_traffic() {
         "InProgress: AfterAllowTraffic succeeded; traffic: replacement 100% (3/3 running), original 0% (3/3 running)"
     );
 }
+
+fn policy_config(extra: &[(&str, &str)]) -> ecs_oidc_deploy::Config {
+    let mut vars: Vec<(String, String)> = [
+        ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ("AWS_OIDC_ROLE_ARN", "arn:aws:iam::210987654321:role/deploy"),
+        ("PRINT_IAM_POLICY", "true"),
+        ("CLUSTER_NAME", "prod"),
+        ("SERVICE_NAME", "web"),
+        ("IMAGE", "nginx:1.28"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+    .collect();
+    vars.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string())),
+    );
+    ecs_oidc_deploy::Config::from_vars(vars).expect("valid in print mode")
+}
+
+fn statement(policies: &ecs_oidc_deploy::policy::Policies, sid: &str) -> Option<Value> {
+    policies.permissions["Statement"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["Sid"] == sid).cloned())
+}
+
+#[test]
+fn the_policy_has_codedeploy_statements_limited_to_the_named_group() {
+    let p = ecs_oidc_deploy::policy::build(&policy_config(&[]), None, None);
+    assert!(
+        !p.permissions.to_string().contains("codedeploy:"),
+        "no CodeDeploy variable, no CodeDeploy statement"
+    );
+
+    let p = ecs_oidc_deploy::policy::build(
+        &policy_config(&[
+            ("CODEDEPLOY_APPLICATION", "AppECS-prod-web"),
+            ("CODEDEPLOY_DEPLOYMENT_GROUP", "DgpECS-prod-web"),
+        ]),
+        None,
+        None,
+    );
+    let deploy = statement(&p, "DeployThroughCodeDeploy").expect("deploy statement");
+    assert_eq!(
+        deploy["Resource"],
+        "arn:aws:codedeploy:eu-west-1:210987654321:deploymentgroup:AppECS-prod-web/DgpECS-prod-web"
+    );
+    assert!(
+        deploy["Action"]
+            .to_string()
+            .contains("codedeploy:CreateDeployment")
+    );
+    assert!(
+        deploy["Action"]
+            .to_string()
+            .contains("codedeploy:StopDeployment")
+    );
+    assert_eq!(
+        statement(&p, "RegisterTheAppSpecRevision").expect("revision")["Resource"],
+        "arn:aws:codedeploy:eu-west-1:210987654321:application:AppECS-prod-web"
+    );
+    assert_eq!(
+        statement(&p, "ReadTheDeploymentConfig").expect("config")["Resource"],
+        "arn:aws:codedeploy:eu-west-1:210987654321:deploymentconfig:*"
+    );
+    assert!(statement(&p, "FindTheDeploymentGroup").is_none());
+
+    let p = ecs_oidc_deploy::policy::build(
+        &policy_config(&[("CODEDEPLOY_HOOKS", "AfterInstall=warm-up")]),
+        None,
+        None,
+    );
+    assert_eq!(
+        statement(&p, "DeployThroughCodeDeploy").expect("deploy")["Resource"],
+        "arn:aws:codedeploy:eu-west-1:210987654321:deploymentgroup:*/*"
+    );
+    assert!(statement(&p, "FindTheDeploymentGroup").is_some());
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("CODEDEPLOY_DEPLOYMENT_GROUP"))
+    );
+}
+
+#[test]
+fn codedeploy_variables_are_checked_with_the_others() {
+    let err = ecs_oidc_deploy::Config::from_vars(
+        [
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+            ("AWS_OIDC_ROLE_ARN", "arn:aws:iam::210987654321:role/deploy"),
+            ("PRINT_IAM_POLICY", "true"),
+            ("CLUSTER_NAME", "prod"),
+            ("SERVICE_NAME", "web"),
+            ("IMAGE", "nginx:1.28"),
+            ("CODEDEPLOY_DEPLOYMENT_GROUP", "DgpECS-prod-web"),
+            ("CODEDEPLOY_HOOKS_COUNT", "1"),
+            ("CODEDEPLOY_HOOKS_0", "Install=x"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string())),
+    )
+    .expect_err("two problems");
+    let text = err.details().join("\n");
+    assert!(
+        text.contains("CODEDEPLOY_DEPLOYMENT_GROUP needs CODEDEPLOY_APPLICATION"),
+        "{text}"
+    );
+    assert!(
+        text.contains("CODEDEPLOY_HOOKS names lifecycle event \"Install\""),
+        "{text}"
+    );
+    assert_eq!(err.exit_code(), 2);
+}

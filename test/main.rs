@@ -4,6 +4,7 @@ mod support;
 
 mod support_selftest;
 
+mod codedeploy;
 mod codedeploy_decisions;
 mod config;
 mod decisions;
