@@ -131,10 +131,10 @@ pub async fn update(
     } else {
         report.step(&format!("Updating {} services", ecs_services.len()));
     }
-    if config.force_new_deployment {
+    if config.change.force_new_deployment {
         report.detail("forcing a new deployment (FORCE_NEW_DEPLOYMENT)");
     }
-    if let Some(n) = config.desired_count {
+    if let Some(n) = config.change.desired_count {
         for s in &ecs_services {
             if several {
                 report.detail(&format!(
@@ -152,11 +152,11 @@ pub async fn update(
         async move {
             let result = ecs
                 .update_service(
-                    &config.cluster,
+                    &config.target.cluster,
                     &s.name,
                     new_revision.as_deref(),
-                    config.force_new_deployment,
-                    config.desired_count,
+                    config.change.force_new_deployment,
+                    config.change.desired_count,
                 )
                 .await;
             (s, target, result)
@@ -181,7 +181,11 @@ pub async fn update(
             ));
         } else {
             report.detail(&format!("deployment {deployment_id} started"));
-            report.detail(&console_link(&config.region, &config.cluster, &s.name));
+            report.detail(&console_link(
+                &config.target.region,
+                &config.target.cluster,
+                &s.name,
+            ));
         }
         updated.push(Updated {
             name: s.name.clone(),
@@ -235,10 +239,10 @@ pub async fn start_code_deploys(
             update_failed(plan, registered, &done, s, err)
         };
         let mut live = target.live.clone();
-        if let Some(n) = config.desired_count {
+        if let Some(n) = config.change.desired_count {
             report.detail(&format!("desired count {} → {n}", s.desired_count));
             live = ecs
-                .update_service(&config.cluster, &s.name, None, false, Some(n))
+                .update_service(&config.target.cluster, &s.name, None, false, Some(n))
                 .await
                 .map_err(|err| fail(&started, err))?;
         }
@@ -265,7 +269,7 @@ pub async fn start_code_deploys(
         } else {
             report.detail(&format!("CodeDeploy deployment {id} started"));
         }
-        report.detail(&codedeploy_link(&config.region, &id));
+        report.detail(&codedeploy_link(&config.target.region, &id));
         started.push(Updated {
             name: s.name.clone(),
             service: live,

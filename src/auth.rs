@@ -28,7 +28,7 @@ pub async fn credentials(
     config: &Config,
     report: &Reporter,
 ) -> Result<SharedCredentialsProvider, Error> {
-    match &config.auth {
+    match &config.credentials.auth {
         Auth::StaticKeys {
             access_key_id,
             secret_access_key,
@@ -60,7 +60,10 @@ pub async fn credentials(
             }
             report.detail(&format!("session name: {session_name} (CloudTrail shows it as the caller of every call below)"));
             let identity = WebIdentity {
-                client: crate::aws::sts_client(&config.region, config.endpoints.sts.as_deref()),
+                client: crate::aws::sts_client(
+                    &config.target.region,
+                    config.credentials.endpoints.sts.as_deref(),
+                ),
                 role_arn: role_arn.clone(),
                 token: token.clone(),
                 session_name: session_name.clone(),

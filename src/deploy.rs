@@ -42,8 +42,9 @@ pub async fn deploy(
     record: &mut Record,
 ) -> Result<String, Error> {
     let started = Instant::now();
-    record.cluster.clone_from(&config.cluster);
+    record.cluster.clone_from(&config.target.cluster);
     record.services = config
+        .target
         .services
         .iter()
         .map(|s| ServiceRecord::new(s))
@@ -53,10 +54,13 @@ pub async fn deploy(
     }
     let credentials = auth::credentials(config, report).await?;
     // Built only when a log is read (a failure report, the pre-deploy command's output).
-    let logs = LogReaders::new(config.endpoints.logs.clone(), credentials.clone());
+    let logs = LogReaders::new(
+        config.credentials.endpoints.logs.clone(),
+        credentials.clone(),
+    );
     let ecs = Ecs::new(aws::ecs_client(
-        &config.region,
-        config.endpoints.ecs.as_deref(),
+        &config.target.region,
+        config.credentials.endpoints.ecs.as_deref(),
         credentials.clone(),
     ));
 
@@ -114,7 +118,7 @@ pub async fn deploy(
         }
     }
 
-    if !config.wait {
+    if !config.wait.enabled {
         tag_services(&ecs, config, &updated, report).await;
         return Ok(started_line(&updated));
     }
@@ -133,7 +137,7 @@ pub async fn deploy(
         .all(|w| matches!(w.outcome, Some(Outcome::Succeeded { .. })))
     {
         tag_services(&ecs, config, &updated, report).await;
-        if let Some(keep) = config.keep_revisions {
+        if let Some(keep) = config.after.keep_revisions {
             for (previous, current) in revisions_to_clean(&updated) {
                 clean_up(&ecs, config, keep, &previous, &current, report).await;
             }
@@ -141,7 +145,7 @@ pub async fn deploy(
         return Ok(success_line(config, &watches, &updated, started));
     }
     let mut error = failure(&watches);
-    if config.rollback_on_failure {
+    if config.wait.rollback_on_failure {
         error =
             rollback::roll_back(&ecs, cd.as_ref(), &logs, config, &updated, report, error).await;
     }
@@ -164,18 +168,25 @@ async fn code_deploy_targets(
         return Ok((None, Vec::new()));
     }
     let cd = CodeDeploy::new(aws::codedeploy_client(
-        &config.region,
-        config.endpoints.codedeploy.as_deref(),
+        &config.target.region,
+        config.credentials.endpoints.codedeploy.as_deref(),
         credentials,
     ));
     let named: Vec<(&str, &crate::rollout::Service)> = config
+        .target
         .services
         .iter()
         .map(String::as_str)
         .zip(services)
         .collect();
-    let targets =
-        blue_green::find_groups(&cd, &config.cluster, &named, &config.code_deploy, report).await?;
+    let targets = blue_green::find_groups(
+        &cd,
+        &config.target.cluster,
+        &named,
+        &config.code_deploy,
+        report,
+    )
+    .await?;
     for target in &targets {
         blue_green::request(
             target,
@@ -240,11 +251,11 @@ async fn read_everything(
     report: &Reporter,
 ) -> Result<(Vec<crate::rollout::Service>, HashMap<String, Value>), Error> {
     let services = read::services(ecs, config, report).await?;
-    let sources = if let Some(file) = &config.task_definition_file {
+    let sources = if let Some(file) = &config.change.task_definition_file {
         report.step(&format!("Using the task definition in {}", file.display));
         HashMap::new()
-    } else if config.image.is_some()
-        || !config.container_images.is_empty()
+    } else if config.change.image.is_some()
+        || !config.change.container_images.is_empty()
         || config.pre_deploy.is_some()
     {
         let arns: Vec<String> = services.iter().map(|s| s.task_definition.clone()).collect();
@@ -349,7 +360,7 @@ fn dry_run(
             None => first.current.clone(),
         };
         let request = pre_deploy::run_task_request(
-            &config.cluster,
+            &config.target.cluster,
             &task_definition,
             pre,
             &task_def::audit_tags(&config.context),
@@ -373,10 +384,10 @@ fn dry_run(
                 ),
                 None => service.current.clone(),
             };
-            if let Some(n) = config.desired_count {
+            if let Some(n) = config.change.desired_count {
                 calls.push(format!(
                     "ecs:UpdateService cluster {} service {} desiredCount={n} (no task definition: CodeDeploy deploys the service)",
-                    config.cluster, service.name
+                    config.target.cluster, service.name
                 ));
             }
             let ctx = &config.context;
@@ -400,7 +411,7 @@ fn dry_run(
         }
         let mut update = format!(
             "ecs:UpdateService cluster {} service {}",
-            config.cluster, service.name
+            config.target.cluster, service.name
         );
         if let Some(revision) = plan.revision_of(service) {
             if plan.revisions.len() > 1 {
@@ -412,19 +423,19 @@ fn dry_run(
                 update.push_str(" taskDefinition=<the new revision>");
             }
         }
-        if config.force_new_deployment {
+        if config.change.force_new_deployment {
             update.push_str(" forceNewDeployment=true");
         }
-        if let Some(n) = config.desired_count {
+        if let Some(n) = config.change.desired_count {
             update.push_str(&format!(" desiredCount={n}"));
         }
         calls.push(update);
     }
-    if config.wait {
+    if config.wait.enabled {
         calls.push(format!(
             "then follow the deployment{} (timeout {})",
             if several { "s" } else { "" },
-            human(config.wait_timeout)
+            human(config.wait.timeout)
         ));
     }
     report.detail("calls a deploy would make:");
@@ -440,8 +451,8 @@ fn dry_run(
     }
     Ok(format!(
         "Dry run of {} in {}: nothing was changed in AWS",
-        config.services.join(", "),
-        config.cluster
+        config.target.services.join(", "),
+        config.target.cluster
     ))
 }
 
@@ -468,9 +479,9 @@ fn watch(config: &Config, updated: &[Updated], services: &[crate::rollout::Servi
             if u.code_deploy.is_some() {
                 watch.code_deploy = Some(Following::new(
                     &u.deployment_id,
-                    &config.cluster,
+                    &config.target.cluster,
                     &u.name,
-                    &config.region,
+                    &config.target.region,
                 ));
             }
             watch
@@ -489,11 +500,11 @@ pub fn follow_settings(config: &Config, plan: &Plan, registered: &[String]) -> f
         .map(|(revision, arn)| (arn.clone(), revision.task_definition.register_request()))
         .collect();
     follow::Settings {
-        cluster: config.cluster.clone(),
-        timeout: config.wait_timeout,
-        interval: config.wait_interval,
-        heartbeat: config.heartbeat,
-        log_lines: config.log_lines,
+        cluster: config.target.cluster.clone(),
+        timeout: config.wait.timeout,
+        interval: config.wait.interval,
+        heartbeat: config.wait.heartbeat,
+        log_lines: config.wait.log_lines,
         task_definitions,
         codedeploy: None,
     }
@@ -506,8 +517,8 @@ fn waiting_line(config: &Config, watches: &[Watch]) -> String {
     };
     format!(
         "Waiting for {what} (timeout {}, polling every {})",
-        human(config.wait_timeout),
-        human(config.wait_interval)
+        human(config.wait.timeout),
+        human(config.wait.interval)
     )
 }
 
@@ -535,7 +546,7 @@ fn success_line(
     updated: &[Updated],
     started: Instant,
 ) -> String {
-    let cluster = short(&config.cluster);
+    let cluster = short(&config.target.cluster);
     let elapsed = human(started.elapsed());
     match (watches, updated) {
         ([w], [u]) => {
@@ -548,14 +559,14 @@ fn success_line(
                     "Deployed {} to service {} in cluster {cluster} ({elapsed} in all); CodeDeploy deployment {id} has moved all production traffic: {}",
                     revision_name(&u.target),
                     short(&u.name),
-                    codedeploy_link(&config.region, id)
+                    codedeploy_link(&config.target.region, id)
                 );
             }
             format!(
                 "Deployed {} to service {} in cluster {cluster} ({elapsed} in all); {id} is complete: {}",
                 revision_name(&u.target),
                 short(&u.name),
-                console_link(&config.region, &config.cluster, &u.name)
+                console_link(&config.target.region, &config.target.cluster, &u.name)
             )
         }
         _ => {
@@ -700,7 +711,7 @@ fn family_of(arn: &str) -> &str {
 /// `TAG_SERVICE`: each updated service remembers its last deploy. A failure only warns: the
 /// deploy itself is done.
 async fn tag_services(ecs: &Ecs, config: &Config, updated: &[Updated], report: &Reporter) {
-    if !config.tag_service {
+    if !config.after.tag_service {
         return;
     }
     let tags: Vec<(String, String)> = task_def::audit_tags(&config.context)
@@ -748,7 +759,7 @@ async fn clean_up(
             ));
         }
     };
-    let in_use = match ecs.revisions_in_use(&config.cluster).await {
+    let in_use = match ecs.revisions_in_use(&config.target.cluster).await {
         Ok(in_use) => in_use,
         Err(err) => {
             return report.warn(&format!(
@@ -777,7 +788,7 @@ async fn look_up_images(
     credentials: SharedCredentialsProvider,
 ) -> HashMap<String, Result<String, Error>> {
     let mut found = HashMap::new();
-    if !config.verify_image {
+    if !config.change.verify_image {
         return found;
     }
     for (_, image) in plan::images_to_set(config) {
@@ -786,7 +797,7 @@ async fn look_up_images(
         {
             let client = aws::ecr_client(
                 &ecr_image.region,
-                config.endpoints.ecr.as_deref(),
+                config.credentials.endpoints.ecr.as_deref(),
                 credentials.clone(),
             );
             let digest = ecr::image_digest(&client, &ecr_image, &image.full).await;
@@ -803,7 +814,7 @@ fn report_image(
     lookup: Option<Result<String, Error>>,
     report: &Reporter,
 ) -> Result<Option<String>, Error> {
-    if !config.verify_image {
+    if !config.change.verify_image {
         return Ok(None);
     }
     let Some(lookup) = lookup else {

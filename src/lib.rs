@@ -2,7 +2,8 @@
 //! step, with the step's OIDC token instead of stored AWS keys.
 //!
 //! The steps, in order, each in its own module; [`deploy`] is the runbook that calls them:
-//! 1. [`config`]: read and validate every pipe variable, reporting all problems at once;
+//! 1. [`config`]: read and validate every pipe variable, each defined once in [`vars`], one
+//!    section per concern, reporting all problems at once;
 //! 2. [`auth`]: exchange `BITBUCKET_STEP_OIDC_TOKEN` for STS credentials (or use static keys);
 //! 3. [`read`]: read the services and the task definitions they run; [`ecr`]: check the images;
 //! 4. [`plan`] (pure): the new revisions (each identical to its source but for the images,
@@ -46,6 +47,7 @@ pub mod rollback;
 pub mod rollout;
 pub mod secret;
 pub mod task_def;
+pub mod vars;
 
 pub use config::Config;
 pub use error::Error;
@@ -66,7 +68,7 @@ where
     };
     report.set_color(config.color);
     tracing::debug!(?config, "configuration");
-    if config.print_iam_policy {
+    if config.iam_policy.print {
         return print_policies(&config, report, out);
     }
     let started = std::time::Instant::now();
@@ -76,7 +78,12 @@ where
     let code = match &result {
         Ok(_) => {
             if record.verdict.is_empty() {
-                record.verdict = if config.wait { "succeeded" } else { "started" }.into();
+                record.verdict = if config.wait.enabled {
+                    "succeeded"
+                } else {
+                    "started"
+                }
+                .into();
             }
             error::EXIT_OK
         }
@@ -91,7 +98,7 @@ where
             error.exit_code()
         }
     };
-    if let Some(dir) = &config.outputs_dir
+    if let Some(dir) = &config.after.outputs_dir
         && let Err(e) = record.write(dir)
     {
         report.warn(&format!("could not write {} ({e})", dir.display()));
@@ -110,6 +117,7 @@ fn print_policies(config: &Config, report: &Reporter, out: &mut dyn std::io::Wri
     // A file that is JSON but not a task definition is a mistake to report, not a reason to
     // fall back to placeholders.
     let td = match config
+        .change
         .task_definition_file
         .as_ref()
         .map(|f| task_def::TaskDefinition::from_json(f.json.clone(), &f.display))
@@ -121,7 +129,7 @@ fn print_policies(config: &Config, report: &Reporter, out: &mut dyn std::io::Wri
             return error.exit_code();
         }
     };
-    let claims = match &config.auth {
+    let claims = match &config.credentials.auth {
         config::Auth::Oidc { token, .. } if !token.expose().is_empty() => {
             claims::decode(token.expose()).ok()
         }

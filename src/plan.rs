@@ -102,9 +102,10 @@ impl Plan {
 
 /// (container or None for "the only one", image) pairs from IMAGE/CONTAINER_NAME or CONTAINER_IMAGES.
 pub fn images_to_set(config: &Config) -> Vec<(Option<String>, &ImageRef)> {
-    match &config.image {
-        Some(image) => vec![(config.container.clone(), image)],
+    match &config.change.image {
+        Some(image) => vec![(config.change.container.clone(), image)],
         None => config
+            .change
             .container_images
             .iter()
             .map(|(c, i)| (Some(c.clone()), i))
@@ -120,18 +121,18 @@ pub fn build(
     services: &[Service],
     sources: &HashMap<String, Value>,
 ) -> Result<Plan, Error> {
-    let changes_image = config.image.is_some() || !config.container_images.is_empty();
-    let new_revisions = changes_image || config.task_definition_file.is_some();
+    let changes_image = config.change.image.is_some() || !config.change.container_images.is_empty();
+    let new_revisions = changes_image || config.change.task_definition_file.is_some();
     let mut plan = Plan {
         revisions: Vec::new(),
         services: Vec::new(),
         pre_deploy: None,
     };
     let mut index: HashMap<Source, usize> = HashMap::new();
-    for (name, service) in config.services.iter().zip(services) {
+    for (name, service) in config.target.services.iter().zip(services) {
         let current = service.primary_revision().to_string();
         let revision = if new_revisions {
-            let source = match &config.task_definition_file {
+            let source = match &config.change.task_definition_file {
                 Some(file) => Source::File(file.display.clone()),
                 None => Source::Revision(current.clone()),
             };
@@ -168,7 +169,9 @@ pub fn build(
     }
     let audit = task_def::audit_tags(&config.context);
     for revision in &mut plan.revisions {
-        revision.task_definition.apply_tags(&audit, &config.tags)?;
+        revision
+            .task_definition
+            .apply_tags(&audit, &config.change.tags)?;
     }
     if let (Some(pre), Some(first)) = (&config.pre_deploy, services.first()) {
         plan.pre_deploy = Some(pre_deploy_plan(config, pre, &plan, first, sources)?);
@@ -192,7 +195,7 @@ fn pre_deploy_plan(
             .map(|td| td.container_names())
             .unwrap_or_default(),
     };
-    let (variable, wanted) = match (&pre.container, &config.container) {
+    let (variable, wanted) = match (&pre.container, &config.change.container) {
         (Some(c), _) => ("PRE_DEPLOY_CONTAINER", Some(c)),
         (None, Some(c)) => ("CONTAINER_NAME", Some(c)),
         (None, None) => ("PRE_DEPLOY_CONTAINER", None),
@@ -255,6 +258,7 @@ fn load(
     match source {
         Source::File(path) => {
             let json = config
+                .change
                 .task_definition_file
                 .as_ref()
                 .map_or(Value::Null, |f| f.json.clone());
@@ -272,17 +276,17 @@ fn load(
 /// container. A pair that fits no revision, or a revision that gets no image, is refused:
 /// both are almost certainly a mistake in the variables.
 fn set_images(config: &Config, revisions: &mut [NewRevision]) -> Result<(), Error> {
-    if let Some(image) = &config.image {
+    if let Some(image) = &config.change.image {
         for revision in revisions.iter_mut() {
             let change = revision
                 .task_definition
-                .set_image(config.container.as_deref(), &image.full)?;
+                .set_image(config.change.container.as_deref(), &image.full)?;
             revision.changes.push(change);
         }
         return Ok(());
     }
     let single = revisions.len() == 1;
-    for (container, image) in &config.container_images {
+    for (container, image) in &config.change.container_images {
         let mut fitted = false;
         for revision in revisions.iter_mut() {
             let has = revision

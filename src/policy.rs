@@ -30,6 +30,9 @@ fn braces(uuid: &str) -> String {
     format!("{{{bare}}}")
 }
 
+/// What a capability adds: its statements, from the names and ARNs of this deploy.
+type Capability = fn(&Scope, &mut Vec<String>) -> Vec<Value>;
+
 /// Builds both policies. `claims` come from the step's token when there is one.
 pub fn build(
     config: &Config,
@@ -37,189 +40,330 @@ pub fn build(
     claims: Option<&Claims>,
 ) -> Policies {
     let mut notes = Vec::new();
-    let role_arn = match &config.auth {
-        Auth::Oidc { role_arn, .. } => Some(role_arn.as_str()),
-        Auth::StaticKeys { .. } => None,
-    };
-    let arn_part = |arn: &str, i: usize| {
-        arn.split(':')
-            .nth(i)
-            .map(str::to_string)
-            .filter(|s| !s.is_empty())
-    };
-    let from_arns: Vec<&str> = role_arn
-        .into_iter()
-        .chain(std::iter::once(config.cluster.as_str()))
-        .chain(config.services.iter().map(String::as_str))
-        .collect();
-    let account = from_arns
-        .iter()
-        .filter(|a| a.starts_with("arn:"))
-        .find_map(|a| arn_part(a, 4))
-        .unwrap_or_else(|| {
-            notes.push(
-                "replace <ACCOUNT> with your AWS account id (set AWS_OIDC_ROLE_ARN to fill it in)"
-                    .into(),
-            );
-            "<ACCOUNT>".into()
-        });
-    let partition = role_arn
-        .and_then(|a| arn_part(a, 1))
-        .unwrap_or_else(|| "aws".into());
-    let region = &config.region;
-    let cluster = name_of(&config.cluster);
-    let services: Vec<&str> = config.services.iter().map(|s| name_of(s)).collect();
-    let ecs_arn = |resource: String| format!("arn:{partition}:ecs:{region}:{account}:{resource}");
-    // One resource stays a string, as people write it; several become a list.
-    let one_or_many = |arns: Vec<String>| match arns.as_slice() {
+    let scope = Scope::new(config, task_definition, &mut notes);
+    // In the order the statements are printed; the notes follow the same order.
+    let capabilities: &[Capability] = &[
+        read_and_update_the_service,
+        register_task_definitions,
+        tag_new_revisions,
+        follow_the_deployment,
+        explain_stopped_tasks,
+        run_the_pre_deploy_command,
+        tag_the_service,
+        clean_up_old_revisions,
+        check_the_image_exists,
+        pass_the_task_roles,
+        show_logs_of_failed_tasks,
+        deploy_through_code_deploy,
+    ];
+    let mut statements = Vec::new();
+    for capability in capabilities {
+        statements.extend(capability(&scope, &mut notes));
+    }
+    let permissions = json!({"Version": "2012-10-17", "Statement": statements});
+
+    let trust = trust_policy(config, claims, &scope.partition, &scope.account, &mut notes);
+    Policies {
+        permissions,
+        trust,
+        notes,
+    }
+}
+
+/// The deploy's resources, resolved once for every capability: where a value cannot be known
+/// without AWS, a placeholder and a note saying what to fill in.
+struct Scope<'a> {
+    config: &'a Config,
+    task_definition: Option<&'a TaskDefinition>,
+    partition: String,
+    account: String,
+    region: &'a str,
+    cluster: &'a str,
+    services: Vec<&'a str>,
+    families: Vec<String>,
+}
+
+impl<'a> Scope<'a> {
+    fn new(
+        config: &'a Config,
+        task_definition: Option<&'a TaskDefinition>,
+        notes: &mut Vec<String>,
+    ) -> Self {
+        let role_arn = match &config.credentials.auth {
+            Auth::Oidc { role_arn, .. } => Some(role_arn.as_str()),
+            Auth::StaticKeys { .. } => None,
+        };
+        let from_arns: Vec<&str> = role_arn
+            .into_iter()
+            .chain(std::iter::once(config.target.cluster.as_str()))
+            .chain(config.target.services.iter().map(String::as_str))
+            .collect();
+        let account = from_arns
+            .iter()
+            .filter(|a| a.starts_with("arn:"))
+            .find_map(|a| arn_part(a, 4))
+            .unwrap_or_else(|| {
+                notes.push(
+                    "replace <ACCOUNT> with your AWS account id (set AWS_OIDC_ROLE_ARN to fill it in)"
+                        .into(),
+                );
+                "<ACCOUNT>".into()
+            });
+        let partition = role_arn
+            .and_then(|a| arn_part(a, 1))
+            .unwrap_or_else(|| "aws".into());
+        let services: Vec<&str> = config.target.services.iter().map(|s| name_of(s)).collect();
+        let families = families(task_definition, &services, notes);
+        Scope {
+            config,
+            task_definition,
+            partition,
+            account,
+            region: &config.target.region,
+            cluster: name_of(&config.target.cluster),
+            services,
+            families,
+        }
+    }
+
+    fn ecs_arn(&self, resource: &str) -> String {
+        let Scope {
+            partition,
+            region,
+            account,
+            ..
+        } = self;
+        format!("arn:{partition}:ecs:{region}:{account}:{resource}")
+    }
+
+    /// The condition that keeps a cluster-scoped action on this deploy's cluster.
+    fn on_the_cluster(&self) -> Value {
+        json!({"ArnEquals": {"ecs:cluster": self.ecs_arn(&format!("cluster/{}", self.cluster))}})
+    }
+
+    fn service_arns(&self) -> Value {
+        one_or_many(
+            self.services
+                .iter()
+                .map(|s| self.ecs_arn(&format!("service/{}/{s}", self.cluster)))
+                .collect(),
+        )
+    }
+
+    fn family_arns(&self) -> Value {
+        one_or_many(
+            self.families
+                .iter()
+                .map(|f| self.ecs_arn(&format!("task-definition/{f}:*")))
+                .collect(),
+        )
+    }
+}
+
+fn arn_part(arn: &str, i: usize) -> Option<String> {
+    arn.split(':')
+        .nth(i)
+        .map(str::to_string)
+        .filter(|s| !s.is_empty())
+}
+
+/// One resource stays a string, as people write it; several become a list.
+fn one_or_many(arns: Vec<String>) -> Value {
+    match arns.as_slice() {
         [one] => json!(one),
         _ => json!(arns),
-    };
-    let families: Vec<String> = match task_definition {
-        Some(td) => vec![td.family().to_string()],
-        None => {
-            notes.push(match services.as_slice() {
-                [service] => format!(
-                    "the task-definition family is assumed to be {service:?} (the service name); change task-definition/{service}:* if the service's family differs"
-                ),
-                many => format!(
-                    "the task-definition family of each service is assumed to be its name ({}); change task-definition/<family>:* where a service's family differs",
-                    many.join(", ")
-                ),
-            });
-            services.iter().map(|s| (*s).to_string()).collect()
-        }
-    };
-    let service_arns = one_or_many(
-        services
-            .iter()
-            .map(|s| ecs_arn(format!("service/{cluster}/{s}")))
-            .collect(),
-    );
-    let service_deployment_arns = one_or_many(
-        services
-            .iter()
-            .map(|s| ecs_arn(format!("service-deployment/{cluster}/{s}/*")))
-            .collect(),
-    );
-    let family_arns = one_or_many(
-        families
-            .iter()
-            .map(|f| ecs_arn(format!("task-definition/{f}:*")))
-            .collect(),
-    );
+    }
+}
 
-    let mut statements = vec![
+/// The task-definition families the deploy registers revisions in: the given task
+/// definition's, or else each service's name, with a note that this is a guess.
+fn families(
+    task_definition: Option<&TaskDefinition>,
+    services: &[&str],
+    notes: &mut Vec<String>,
+) -> Vec<String> {
+    if let Some(td) = task_definition {
+        return vec![td.family().to_string()];
+    }
+    notes.push(match services {
+        [service] => format!(
+            "the task-definition family is assumed to be {service:?} (the service name); change task-definition/{service}:* if the service's family differs"
+        ),
+        many => format!(
+            "the task-definition family of each service is assumed to be its name ({}); change task-definition/<family>:* where a service's family differs",
+            many.join(", ")
+        ),
+    });
+    services.iter().map(|s| (*s).to_string()).collect()
+}
+
+/// Every deploy reads the services and points them at the new revision.
+fn read_and_update_the_service(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> {
+    vec![json!({
+        "Sid": "ReadAndUpdateTheService",
+        "Effect": "Allow",
+        "Action": ["ecs:DescribeServices", "ecs:UpdateService"],
+        "Resource": scope.service_arns(),
+    })]
+}
+
+/// Reading and registering take no resource-level permission, hence `*`.
+fn register_task_definitions(_: &Scope, _: &mut Vec<String>) -> Vec<Value> {
+    vec![json!({
+        "Sid": "ReadAndRegisterTaskDefinitions",
+        "Effect": "Allow",
+        "Action": ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"],
+        "Resource": "*",
+    })]
+}
+
+/// The audit tags go on each new revision as it is registered, and only then.
+fn tag_new_revisions(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> {
+    vec![json!({
+        "Sid": "TagNewRevisions",
+        "Effect": "Allow",
+        "Action": "ecs:TagResource",
+        "Resource": scope.family_arns(),
+        "Condition": {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
+    })]
+}
+
+/// `WAIT`'s follow loop reads each service's deployments.
+fn follow_the_deployment(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> {
+    let deployments = scope
+        .services
+        .iter()
+        .map(|s| scope.ecs_arn(&format!("service-deployment/{}/{s}/*", scope.cluster)))
+        .collect();
+    vec![json!({
+        "Sid": "FollowTheDeployment",
+        "Effect": "Allow",
+        "Action": "ecs:DescribeServiceDeployments",
+        "Resource": one_or_many(deployments),
+    })]
+}
+
+/// A failure report reads the stopped tasks of the cluster.
+fn explain_stopped_tasks(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> {
+    vec![json!({
+        "Sid": "ExplainStoppedTasks",
+        "Effect": "Allow",
+        "Action": ["ecs:ListTasks", "ecs:DescribeTasks"],
+        "Resource": "*",
+        "Condition": scope.on_the_cluster(),
+    })]
+}
+
+/// `PRE_DEPLOY_COMMAND`: run a task of the new revision, follow it, stop it at the timeout.
+fn run_the_pre_deploy_command(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> {
+    if scope.config.pre_deploy.is_none() {
+        return Vec::new();
+    }
+    vec![
         json!({
-            "Sid": "ReadAndUpdateTheService",
-            "Effect": "Allow",
-            "Action": ["ecs:DescribeServices", "ecs:UpdateService"],
-            "Resource": service_arns,
-        }),
-        json!({
-            "Sid": "ReadAndRegisterTaskDefinitions",
-            "Effect": "Allow",
-            "Action": ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"],
-            "Resource": "*",
-        }),
-        json!({
-            "Sid": "TagNewRevisions",
-            "Effect": "Allow",
-            "Action": "ecs:TagResource",
-            "Resource": family_arns,
-            "Condition": {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
-        }),
-        json!({
-            "Sid": "FollowTheDeployment",
-            "Effect": "Allow",
-            "Action": "ecs:DescribeServiceDeployments",
-            "Resource": service_deployment_arns,
-        }),
-        json!({
-            "Sid": "ExplainStoppedTasks",
-            "Effect": "Allow",
-            "Action": ["ecs:ListTasks", "ecs:DescribeTasks"],
-            "Resource": "*",
-            "Condition": {"ArnEquals": {"ecs:cluster": ecs_arn(format!("cluster/{cluster}"))}},
-        }),
-    ];
-    if config.pre_deploy.is_some() {
-        statements.push(json!({
             "Sid": "RunThePreDeployCommand",
             "Effect": "Allow",
             "Action": "ecs:RunTask",
-            "Resource": family_arns,
-            "Condition": {"ArnEquals": {"ecs:cluster": ecs_arn(format!("cluster/{cluster}"))}},
-        }));
-        statements.push(json!({
+            "Resource": scope.family_arns(),
+            "Condition": scope.on_the_cluster(),
+        }),
+        json!({
             "Sid": "FollowAndStopThePreDeployTask",
             "Effect": "Allow",
             "Action": ["ecs:DescribeTasks", "ecs:StopTask"],
             "Resource": "*",
-            "Condition": {"ArnEquals": {"ecs:cluster": ecs_arn(format!("cluster/{cluster}"))}},
-        }));
-        statements.push(json!({
+            "Condition": scope.on_the_cluster(),
+        }),
+        json!({
             "Sid": "TagThePreDeployTask",
             "Effect": "Allow",
             "Action": "ecs:TagResource",
-            "Resource": ecs_arn(format!("task/{cluster}/*")),
+            "Resource": scope.ecs_arn(&format!("task/{}/*", scope.cluster)),
             "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
-        }));
+        }),
+    ]
+}
+
+/// `TAG_SERVICE`: the service remembers its last deploy.
+fn tag_the_service(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> {
+    if !scope.config.after.tag_service {
+        return Vec::new();
     }
-    if config.tag_service {
-        statements.push(json!({
-            "Sid": "TagTheService",
-            "Effect": "Allow",
-            "Action": "ecs:TagResource",
-            "Resource": service_arns,
-        }));
+    vec![json!({
+        "Sid": "TagTheService",
+        "Effect": "Allow",
+        "Action": "ecs:TagResource",
+        "Resource": scope.service_arns(),
+    })]
+}
+
+/// `KEEP_REVISIONS`: list and deregister old revisions, after finding those any service of
+/// the cluster still uses.
+fn clean_up_old_revisions(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> {
+    if scope.config.after.keep_revisions.is_none() {
+        return Vec::new();
     }
-    if config.keep_revisions.is_some() {
-        statements.push(json!({
+    vec![
+        json!({
             "Sid": "CleanUpOldRevisions",
             "Effect": "Allow",
             "Action": ["ecs:ListTaskDefinitions", "ecs:DeregisterTaskDefinition"],
             "Resource": "*",
-        }));
-        statements.push(json!({
+        }),
+        json!({
             "Sid": "FindRevisionsInUse",
             "Effect": "Allow",
             "Action": "ecs:ListServices",
             "Resource": "*",
-            "Condition": {"ArnEquals": {"ecs:cluster": ecs_arn(format!("cluster/{cluster}"))}},
-        }));
-        statements.push(json!({
+            "Condition": scope.on_the_cluster(),
+        }),
+        json!({
             "Sid": "ReadServicesOfTheCluster",
             "Effect": "Allow",
             "Action": "ecs:DescribeServices",
-            "Resource": ecs_arn(format!("service/{cluster}/*")),
-        }));
+            "Resource": scope.ecs_arn(&format!("service/{}/*", scope.cluster)),
+        }),
+    ]
+}
+
+/// `VERIFY_IMAGE`: one statement for the ECR repositories of the images set, if any.
+fn check_the_image_exists(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> {
+    let config = scope.config;
+    if !config.change.verify_image {
+        return Vec::new();
     }
-    if config.verify_image {
-        let images = config
-            .image
-            .iter()
-            .chain(config.container_images.iter().map(|(_, i)| i));
-        let mut repositories: Vec<String> = images
-            .filter_map(crate::image::ImageRef::ecr)
-            .map(|e| {
-                format!(
-                    "arn:{partition}:ecr:{}:{}:repository/{}",
-                    e.region, e.account, e.repository
-                )
-            })
-            .collect();
-        repositories.dedup();
-        if !repositories.is_empty() {
-            statements.push(json!({
-                "Sid": "CheckTheImageExists",
-                "Effect": "Allow",
-                "Action": "ecr:DescribeImages",
-                "Resource": repositories,
-            }));
-        }
+    let images = config
+        .change
+        .image
+        .iter()
+        .chain(config.change.container_images.iter().map(|(_, i)| i));
+    let mut repositories: Vec<String> = images
+        .filter_map(crate::image::ImageRef::ecr)
+        .map(|e| {
+            format!(
+                "arn:{}:ecr:{}:{}:repository/{}",
+                scope.partition, e.region, e.account, e.repository
+            )
+        })
+        .collect();
+    repositories.dedup();
+    if repositories.is_empty() {
+        return Vec::new();
     }
-    let roles = match task_definition {
+    vec![json!({
+        "Sid": "CheckTheImageExists",
+        "Effect": "Allow",
+        "Action": "ecr:DescribeImages",
+        "Resource": repositories,
+    })]
+}
+
+/// A new revision passes its task and execution roles to ECS.
+fn pass_the_task_roles(scope: &Scope, notes: &mut Vec<String>) -> Vec<Value> {
+    let Scope {
+        partition, account, ..
+    } = scope;
+    let roles = match scope.task_definition {
         Some(td) => td.role_arns(),
         None => {
             notes.push("replace <TASK_ROLE> and <EXECUTION_ROLE> with the task role and execution role of the service's task definition (or set TASK_DEFINITION to fill them in)".into());
@@ -229,51 +373,51 @@ pub fn build(
             ]
         }
     };
-    if !roles.is_empty() {
-        statements.push(json!({
-            "Sid": "PassTheTaskRoles",
-            "Effect": "Allow",
-            "Action": "iam:PassRole",
-            "Resource": roles,
-            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-        }));
+    if roles.is_empty() {
+        return Vec::new();
     }
-    if config.log_lines > 0 {
-        let groups: Vec<String> = match task_definition {
-            Some(td) => crate::logs::awslogs_groups(td.containers(), region)
-                .into_iter()
-                .map(|(r, g)| format!("arn:{partition}:logs:{r}:{account}:log-group:{g}:*"))
-                .collect(),
-            None => {
-                notes.push("replace <LOG_GROUP> with the awslogs-group of the service's containers (or set TASK_DEFINITION to fill it in)".into());
-                vec![format!(
-                    "arn:{partition}:logs:{region}:{account}:log-group:<LOG_GROUP>:*"
-                )]
-            }
-        };
-        if !groups.is_empty() {
-            notes.push(format!("{LOGS_SID} (logs:GetLogEvents) is optional: without it a failed deploy says the role may not read the containers' logs instead of showing their last lines (LOG_LINES)"));
-            statements.push(json!({
-                "Sid": LOGS_SID,
-                "Effect": "Allow",
-                "Action": "logs:GetLogEvents",
-                "Resource": groups,
-            }));
-        }
-    }
-    statements.extend(code_deploy_statements(
-        config,
-        &format!("arn:{partition}:codedeploy:{region}:{account}"),
-        &mut notes,
-    ));
-    let permissions = json!({"Version": "2012-10-17", "Statement": statements});
+    vec![json!({
+        "Sid": "PassTheTaskRoles",
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": roles,
+        "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+    })]
+}
 
-    let trust = trust_policy(config, claims, &partition, &account, &mut notes);
-    Policies {
-        permissions,
-        trust,
-        notes,
+/// `LOG_LINES`: a failure report shows the containers' last log lines.
+fn show_logs_of_failed_tasks(scope: &Scope, notes: &mut Vec<String>) -> Vec<Value> {
+    if scope.config.wait.log_lines == 0 {
+        return Vec::new();
     }
+    let Scope {
+        partition,
+        account,
+        region,
+        ..
+    } = scope;
+    let groups: Vec<String> = match scope.task_definition {
+        Some(td) => crate::logs::awslogs_groups(td.containers(), region)
+            .into_iter()
+            .map(|(r, g)| format!("arn:{partition}:logs:{r}:{account}:log-group:{g}:*"))
+            .collect(),
+        None => {
+            notes.push("replace <LOG_GROUP> with the awslogs-group of the service's containers (or set TASK_DEFINITION to fill it in)".into());
+            vec![format!(
+                "arn:{partition}:logs:{region}:{account}:log-group:<LOG_GROUP>:*"
+            )]
+        }
+    };
+    if groups.is_empty() {
+        return Vec::new();
+    }
+    notes.push(format!("{LOGS_SID} (logs:GetLogEvents) is optional: without it a failed deploy says the role may not read the containers' logs instead of showing their last lines (LOG_LINES)"));
+    vec![json!({
+        "Sid": LOGS_SID,
+        "Effect": "Allow",
+        "Action": "logs:GetLogEvents",
+        "Resource": groups,
+    })]
 }
 
 /// CodeDeploy's part, when a `CODEDEPLOY_*` variable says a service is deployed by CodeDeploy
@@ -282,8 +426,12 @@ pub fn build(
 /// also needs `RegisterApplicationRevision` on the application and `GetDeploymentConfig` on
 /// the configuration: the minimum AWS documents for its own deploy action
 /// (aws-actions/amazon-ecs-deploy-task-definition README, "AWS CodeDeploy Support").
-fn code_deploy_statements(config: &Config, prefix: &str, notes: &mut Vec<String>) -> Vec<Value> {
-    let options = &config.code_deploy;
+fn deploy_through_code_deploy(scope: &Scope, notes: &mut Vec<String>) -> Vec<Value> {
+    let options = &scope.config.code_deploy;
+    let prefix = format!(
+        "arn:{}:codedeploy:{}:{}",
+        scope.partition, scope.region, scope.account
+    );
     if options.application.is_none()
         && options.group.is_none()
         && options.hooks.is_empty()
@@ -375,7 +523,7 @@ fn trust_policy(
             notes.push("replace {<REPO_UUID>} with the repository UUID, in braces".into());
             "{<REPO_UUID>}".into()
         });
-    let sub = match config.trust_scope {
+    let sub = match config.iam_policy.trust_scope {
         TrustScope::Repository => format!("{repo}:*"),
         TrustScope::Environment => {
             let env = claims

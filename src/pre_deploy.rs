@@ -354,7 +354,7 @@ async fn start(
     let started_by = started_by(&config.context);
     let tags = crate::task_def::audit_tags(&config.context);
     let request = run_task_request(
-        &config.cluster,
+        &config.target.cluster,
         context.task_definition,
         plan,
         &tags,
@@ -400,14 +400,14 @@ fn open_log(
     task_arn: &str,
     report: &Reporter,
 ) -> Option<Log> {
-    if config.log_lines == 0 {
+    if config.wait.log_lines == 0 {
         return None;
     }
     match logs::locate(
         context.log_configuration,
         &plan.container,
         task_arn,
-        &config.region,
+        &config.target.region,
     ) {
         Located::CloudWatch(at) => {
             report.detail(&format!(
@@ -437,7 +437,7 @@ async fn stop(
     record: &mut TaskRecord,
 ) -> Error {
     let stopped = match ecs
-        .stop_task(&config.cluster, task_arn, &ended.reason)
+        .stop_task(&config.target.cluster, task_arn, &ended.reason)
         .await
     {
         Ok(()) => format!("the pipe stopped task {}", short_task(task_arn)),
@@ -587,7 +587,7 @@ async fn follow_task(
     let mut reached_running = false;
     loop {
         let described = tokio::select! {
-            d = ecs.describe_task(&config.cluster, task_arn) => d,
+            d = ecs.describe_task(&config.target.cluster, task_arn) => d,
             () = &mut stop => return Err(Box::new(interrupted(last, reached_running))),
         };
         match described {
@@ -633,7 +633,7 @@ async fn follow_task(
                 ran: reached_running,
             }));
         }
-        let pause = config.wait_interval.min(deadline - now);
+        let pause = config.wait.interval.min(deadline - now);
         tokio::select! {
             () = tokio::time::sleep(pause) => {}
             () = &mut stop => return Err(Box::new(interrupted(last, reached_running))),

@@ -21,27 +21,28 @@ pub async fn services(
     config: &Config,
     report: &Reporter,
 ) -> Result<Vec<Service>, Error> {
-    match config.services.as_slice() {
+    match config.target.services.as_slice() {
         [only] => report.step(&format!(
             "Reading service {only} in cluster {} ({})",
-            config.cluster, config.region
+            config.target.cluster, config.target.region
         )),
         many => report.step(&format!(
             "Reading {} services in cluster {} ({})",
             many.len(),
-            config.cluster,
-            config.region
+            config.target.cluster,
+            config.target.region
         )),
     }
     let calls = config
+        .target
         .services
         .chunks(DESCRIBE_SERVICES_MAX)
-        .map(|chunk| ecs.describe_services(&config.cluster, chunk));
-    let mut lookups = Vec::with_capacity(config.services.len());
+        .map(|chunk| ecs.describe_services(&config.target.cluster, chunk));
+    let mut lookups = Vec::with_capacity(config.target.services.len());
     for (answer, chunk) in join_all(calls)
         .await
         .into_iter()
-        .zip(config.services.chunks(DESCRIBE_SERVICES_MAX))
+        .zip(config.target.services.chunks(DESCRIBE_SERVICES_MAX))
     {
         lookups.extend(answer.map_err(|err| Error::Aws {
             step: format!("reading service {}", chunk.join(", ")),
@@ -49,9 +50,9 @@ pub async fn services(
             changed: Changed::Nothing,
         })?);
     }
-    let several = config.services.len() > 1;
+    let several = config.target.services.len() > 1;
     let mut services = Vec::with_capacity(lookups.len());
-    for (name, lookup) in config.services.iter().zip(lookups) {
+    for (name, lookup) in config.target.services.iter().zip(lookups) {
         let service = deployable(config, name, lookup)?;
         let runs = format!(
             "runs {}: {}/{} tasks running{}",
@@ -79,15 +80,15 @@ fn deployable(config: &Config, name: &str, lookup: Lookup) -> Result<Service, Er
         Lookup::Found(service) => *service,
         Lookup::Missing => {
             return Err(Error::ServiceNotFound {
-                cluster: config.cluster.clone(),
+                cluster: config.target.cluster.clone(),
                 service: name.to_string(),
-                region: config.region.clone(),
+                region: config.target.region.clone(),
             });
         }
         Lookup::NoCluster => {
             return Err(Error::ClusterNotFound {
-                cluster: config.cluster.clone(),
-                region: config.region.clone(),
+                cluster: config.target.cluster.clone(),
+                region: config.target.region.clone(),
             });
         }
     };

@@ -96,19 +96,24 @@ async fn stop_code_deploy(
             )];
         }
         _ => {
-            let following =
-                Following::new(&u.deployment_id, &config.cluster, &u.name, &config.region);
+            let following = Following::new(
+                &u.deployment_id,
+                &config.target.cluster,
+                &u.name,
+                &config.target.region,
+            );
             blue_green::stop_and_roll_back(
                 cd,
                 &following,
-                config.wait_interval,
-                config.wait_timeout.min(std::time::Duration::from_secs(300)),
+                config.wait.interval,
+                config.wait.timeout.min(std::time::Duration::from_secs(300)),
                 report,
             )
             .await
         }
     };
-    if let Ok(Lookup::Found(service)) = ecs.describe_service(&config.cluster, &u.name).await {
+    if let Ok(Lookup::Found(service)) = ecs.describe_service(&config.target.cluster, &u.name).await
+    {
         lines.push(format!(
             "after the rollback, {name} serves production traffic from {} (its PRIMARY task set)",
             revision_name(service.primary_revision())
@@ -127,7 +132,7 @@ async fn still_changed<'a>(
     let mut to_roll = Vec::new();
     // One DescribeServices per 10 services; a service that cannot be read is rolled back.
     let names: Vec<String> = updated.iter().map(|u| u.name.clone()).collect();
-    let lookups = follow::describe_all(ecs, &config.cluster, &names)
+    let lookups = follow::describe_all(ecs, &config.target.cluster, &names)
         .await
         .unwrap_or_default();
     for (i, u) in updated.iter().enumerate() {
@@ -169,7 +174,13 @@ async fn roll(
     let mut watches = Vec::new();
     for u in to_roll {
         match ecs
-            .update_service(&config.cluster, &u.name, Some(&u.previous), false, None)
+            .update_service(
+                &config.target.cluster,
+                &u.name,
+                Some(&u.previous),
+                false,
+                None,
+            )
             .await
         {
             Ok(service) => watches.push(Watch::new(

@@ -49,12 +49,17 @@ fn problems(vars: Vec<(String, String)>) -> Vec<String> {
 #[test]
 fn the_readme_example_is_valid_and_uses_oidc_with_defaults() {
     let config = Config::from_vars(base()).expect("valid");
-    assert_eq!(config.region, "eu-west-1");
-    assert_eq!(config.cluster, "prod");
-    assert!(config.verify_image && config.wait && !config.force_new_deployment && !config.debug);
-    assert_eq!(config.wait_timeout.as_secs(), 1800);
-    assert_eq!(config.wait_interval.as_secs(), 5);
-    match config.auth {
+    assert_eq!(config.target.region, "eu-west-1");
+    assert_eq!(config.target.cluster, "prod");
+    assert!(
+        config.change.verify_image
+            && config.wait.enabled
+            && !config.change.force_new_deployment
+            && !config.debug
+    );
+    assert_eq!(config.wait.timeout.as_secs(), 1800);
+    assert_eq!(config.wait.interval.as_secs(), 5);
+    match config.credentials.auth {
         Auth::Oidc {
             role_arn,
             session_name,
@@ -102,7 +107,7 @@ fn every_problem_is_reported_at_once_naming_its_variable() {
 fn booleans_accept_any_case_and_nothing_else() {
     let config = Config::from_vars(with(&[("WAIT", "FALSE"), ("FORCE_NEW_DEPLOYMENT", "True")]))
         .expect("valid");
-    assert!(!config.wait && config.force_new_deployment);
+    assert!(!config.wait.enabled && config.change.force_new_deployment);
     for bad in ["1", "yes", "on", "tru"] {
         let found = problems(with(&[("DEBUG", bad)]));
         assert_eq!(
@@ -116,8 +121,8 @@ fn booleans_accept_any_case_and_nothing_else() {
 fn blank_values_count_as_missing() {
     let config =
         Config::from_vars(with(&[("WAIT_TIMEOUT", "  "), ("CONTAINER_NAME", "")])).expect("valid");
-    assert_eq!(config.wait_timeout.as_secs(), 1800);
-    assert_eq!(config.container, None);
+    assert_eq!(config.wait.timeout.as_secs(), 1800);
+    assert_eq!(config.change.container, None);
 }
 
 #[test]
@@ -159,7 +164,7 @@ fn static_keys_are_used_only_without_a_role() {
     vars.push(("AWS_ACCESS_KEY_ID".into(), "AKIAEXAMPLE".into()));
     vars.push(("AWS_SECRET_ACCESS_KEY".into(), "wJalrXUtnFEMI".into()));
     let config = Config::from_vars(vars).expect("valid");
-    assert!(matches!(config.auth, Auth::StaticKeys { .. }));
+    assert!(matches!(config.credentials.auth, Auth::StaticKeys { .. }));
 
     let half = problems(
         with(&[("AWS_OIDC_ROLE_ARN", "")])
@@ -178,7 +183,7 @@ fn static_keys_are_used_only_without_a_role() {
         ("AWS_SECRET_ACCESS_KEY", "s"),
     ]))
     .expect("valid");
-    assert!(matches!(both.auth, Auth::Oidc { .. }));
+    assert!(matches!(both.credentials.auth, Auth::Oidc { .. }));
     assert!(
         both.warnings.iter().any(|w| w.contains("ignored")),
         "{:?}",
@@ -218,7 +223,7 @@ fn role_arn_session_name_and_duration_are_validated() {
     ]))
     .expect("valid");
     assert!(
-        matches!(config.auth, Auth::Oidc { ref session_name, duration_seconds: 900, .. } if session_name == "release@team")
+        matches!(config.credentials.auth, Auth::Oidc { ref session_name, duration_seconds: 900, .. } if session_name == "release@team")
     );
     let gov = Config::from_vars(with(&[(
         "AWS_OIDC_ROLE_ARN",
@@ -260,7 +265,7 @@ fn region_from_either_variable_but_not_two_different_ones() {
     let mut vars = without(&["AWS_DEFAULT_REGION"]);
     vars.push(("AWS_REGION".into(), "us-gov-west-1".into()));
     assert_eq!(
-        Config::from_vars(vars).expect("valid").region,
+        Config::from_vars(vars).expect("valid").target.region,
         "us-gov-west-1"
     );
     let found = problems(with(&[("AWS_REGION", "us-east-1")]));
@@ -275,7 +280,13 @@ fn image_is_required_unless_a_file_or_a_forced_redeploy() {
     assert!(found[0].starts_with("IMAGE is required"), "{found:?}");
     let mut vars = without(&["IMAGE"]);
     vars.push(("FORCE_NEW_DEPLOYMENT".into(), "true".into()));
-    assert!(Config::from_vars(vars).expect("valid").image.is_none());
+    assert!(
+        Config::from_vars(vars)
+            .expect("valid")
+            .change
+            .image
+            .is_none()
+    );
     let found = problems(with(&[
         ("IMAGE", ""),
         ("CONTAINER_NAME", "app"),
@@ -315,7 +326,7 @@ fn wait_settings_have_bounds() {
     assert_eq!(found.len(), 2, "{found:#?}");
     let config = Config::from_vars(with(&[("WAIT_INTERVAL", "0.2"), ("WAIT_TIMEOUT", "60")]))
         .expect("valid");
-    assert_eq!(config.wait_interval.as_millis(), 200);
+    assert_eq!(config.wait.interval.as_millis(), 200);
     let found = problems(with(&[("ROLLBACK_ON_FAILURE", "true"), ("WAIT", "false")]));
     assert!(
         found[0].starts_with("ROLLBACK_ON_FAILURE needs WAIT"),
@@ -331,11 +342,11 @@ fn endpoints_must_be_urls_and_per_service_ones_win() {
     ]))
     .expect("valid");
     assert_eq!(
-        config.endpoints.sts.as_deref(),
+        config.credentials.endpoints.sts.as_deref(),
         Some("http://127.0.0.1:6000")
     );
     assert_eq!(
-        config.endpoints.ecs.as_deref(),
+        config.credentials.endpoints.ecs.as_deref(),
         Some("http://127.0.0.1:5000")
     );
     let found = problems(with(&[("AWS_ENDPOINT_URL", "127.0.0.1:5000")]));
@@ -364,7 +375,7 @@ fn task_definition_file_is_read_relative_to_the_clone_and_json_errors_have_a_pos
     ]))
     .expect("valid");
     assert_eq!(
-        config.task_definition_file.expect("file").json["family"],
+        config.change.task_definition_file.expect("file").json["family"],
         "web"
     );
 
@@ -405,7 +416,7 @@ fn a_deprecated_name_still_works_with_a_warning_naming_its_replacement() {
     let mut vars = without(&["IMAGE"]);
     vars.push(("IMAGE_NAME".into(), IMAGE.into()));
     let config = Config::from_vars(vars).expect("valid");
-    assert_eq!(config.image.expect("image").full, IMAGE);
+    assert_eq!(config.change.image.expect("image").full, IMAGE);
     assert!(
         config
             .warnings
@@ -452,6 +463,7 @@ fn list_variables_are_read_from_their_bitbucket_form() {
     ]))
     .expect("valid");
     let pairs: Vec<(&str, &str)> = config
+        .change
         .container_images
         .iter()
         .map(|(c, i)| (c.as_str(), i.full.as_str()))
@@ -461,7 +473,7 @@ fn list_variables_are_read_from_their_bitbucket_form() {
         vec![("app", "nginx:1.27"), ("worker", "ghcr.io/acme/worker:v2")]
     );
     assert_eq!(
-        config.tags,
+        config.change.tags,
         vec![("team".to_string(), "payments".to_string())]
     );
 
@@ -511,10 +523,10 @@ fn new_switches_are_validated() {
         ("BITBUCKET_PIPE_SHARED_STORAGE_DIR", "/tmp/shared"),
     ]))
     .expect("valid");
-    assert_eq!(config.keep_revisions, Some(5));
+    assert_eq!(config.after.keep_revisions, Some(5));
     assert!(config.dry_run);
     assert_eq!(
-        config.outputs_dir,
+        config.after.outputs_dir,
         Some(std::path::PathBuf::from("/tmp/shared/ecs-oidc-deploy"))
     );
 }
@@ -530,9 +542,9 @@ fn service_names_is_a_list_and_excludes_service_name() {
         vars
     };
     let config = Config::from_vars(several(&["web", "worker"])).expect("valid");
-    assert_eq!(config.services, vec!["web", "worker"]);
+    assert_eq!(config.target.services, vec!["web", "worker"]);
     let config = Config::from_vars(base()).expect("valid");
-    assert_eq!(config.services, vec!["web"]);
+    assert_eq!(config.target.services, vec!["web"]);
 
     let mut both = several(&["web"]);
     both.push(("SERVICE_NAME".into(), "web".into()));

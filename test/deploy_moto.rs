@@ -378,10 +378,13 @@ fn help_lists_every_variable_and_version_prints_the_crate_version() {
         .output()
         .expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
-    for (name, default, _) in ecs_oidc_deploy::help::VARIABLES {
+    for var in ecs_oidc_deploy::vars::listed() {
         assert!(
-            text.contains(name) && text.contains(default),
-            "{name} [{default}] missing from --help"
+            text.contains(&format!("{}  ", var.name))
+                && text.contains(&format!("[default: {}]", var.default)),
+            "{} [{}] missing from --help",
+            var.name,
+            var.default
         );
     }
     let out = std::process::Command::new(crate::support::pipe::bin())

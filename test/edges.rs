@@ -161,7 +161,7 @@ fn a_quiet_wait_prints_a_heartbeat_with_the_state() {
     let fake = EcsFake::start(Script::new(frames));
     let vars = pipe(&fake.endpoint()).vars();
     let mut config = Config::from_vars(vars).expect("valid variables");
-    config.heartbeat = Duration::from_millis(300);
+    config.wait.heartbeat = Duration::from_millis(300);
     let captured = Captured::default();
     let report = Reporter::new(Box::new(captured.clone()), false);
     let runtime = tokio::runtime::Builder::new_current_thread()

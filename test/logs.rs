@@ -836,8 +836,11 @@ mod decisions {
             .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
             .collect()
         };
-        let lines =
-            |extra: &[(&str, &str)]| Config::from_vars(vars(extra)).map(|c| c.log_lines).ok();
+        let lines = |extra: &[(&str, &str)]| {
+            Config::from_vars(vars(extra))
+                .map(|c| c.wait.log_lines)
+                .ok()
+        };
         assert_eq!(lines(&[]), Some(20));
         assert_eq!(lines(&[("LOG_LINES", " ")]), Some(20), "blank is unset");
         assert_eq!(lines(&[("LOG_LINES", "0")]), Some(0));
@@ -849,11 +852,11 @@ mod decisions {
         ]))
         .expect("valid");
         assert_eq!(
-            config.endpoints.logs.as_deref(),
+            config.credentials.endpoints.logs.as_deref(),
             Some("http://127.0.0.1:6000")
         );
         assert_eq!(
-            config.endpoints.ecs.as_deref(),
+            config.credentials.endpoints.ecs.as_deref(),
             Some("http://127.0.0.1:5000")
         );
     }

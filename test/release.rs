@@ -1,10 +1,11 @@
 //! Release consistency: the crate version (Cargo.toml) is the one source of truth, and every
-//! other place that names a version must agree with it; the README documents every variable.
+//! other place that names a version must agree with it; README's YAML definition and Variables
+//! table, pipe.yml and `--help` agree with the variable definitions (`src/vars.rs`).
 //! `test/release-check X.Y.Z` runs these before a release.
 
 use std::path::Path;
 
-use ecs_oidc_deploy::help::VARIABLES;
+use ecs_oidc_deploy::vars::{self, Kind, Need, Shown};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -70,15 +71,55 @@ fn readme_pipe_tags(readme: &str) -> Vec<(usize, String)> {
     tags
 }
 
-/// The variable names in the first column of the table under `## Variables`.
-fn readme_table_variables(readme: &str) -> Vec<String> {
+/// The rows of the table under `## Variables`: (name, the rest of the row).
+fn readme_table_rows(readme: &str) -> Vec<(String, String)> {
     readme
         .lines()
         .skip_while(|l| l.trim() != "## Variables")
         .skip(1)
         .take_while(|l| !l.starts_with("## "))
         .filter_map(|l| l.strip_prefix("| `"))
-        .filter_map(|rest| rest.split_once('`').map(|(name, _)| name.to_string()))
+        .filter_map(|rest| {
+            rest.split_once('`')
+                .map(|(name, rest)| (name.to_string(), rest.to_string()))
+        })
+        .collect()
+}
+
+/// The variable names in the first column of the table under `## Variables`.
+fn readme_table_variables(readme: &str) -> Vec<String> {
+    readme_table_rows(readme)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// The `variables:` lines of the YAML block under `## YAML Definition`: (name, value, commented).
+fn readme_yaml_variables(readme: &str) -> Vec<(String, String, bool)> {
+    readme
+        .lines()
+        .skip_while(|l| l.trim() != "## YAML Definition")
+        .skip_while(|l| l.trim() != "variables:")
+        .skip(1)
+        .take_while(|l| l.trim() != "```")
+        .filter_map(|l| {
+            let line = l.trim();
+            let (line, commented) = match line.strip_prefix("# ") {
+                Some(rest) => (rest, true),
+                None => (line, false),
+            };
+            let (name, value) = line.split_once(": ")?;
+            Some((name.to_string(), value.to_string(), commented))
+        })
+        .collect()
+}
+
+/// The names pipe.yml declares as context defaults.
+fn pipe_yml_variables(pipe_yml: &str) -> Vec<String> {
+    pipe_yml
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- name:"))
+        .map(|name| name.trim().to_string())
         .collect()
 }
 
@@ -152,39 +193,173 @@ fn cargo_lock_has_the_crate_version() {
 }
 
 #[test]
-fn every_variable_is_in_the_readme_table() {
-    let documented = readme_table_variables(&read("README.md"));
-    assert!(
-        documented.len() >= 5,
-        "README.md `## Variables` table not found or nearly empty: {documented:?}"
+fn the_readme_variables_table_lists_exactly_the_defined_variables_in_order() {
+    let rows = readme_table_rows(&read("README.md"));
+    let documented: Vec<&str> = rows.iter().map(|(name, _)| name.as_str()).collect();
+    let defined: Vec<&str> = vars::listed().map(|v| v.name).collect();
+    assert_eq!(
+        documented, defined,
+        "README's Variables table must list the variables of src/vars.rs (Shown::Listed), in the same order"
     );
-    let missing: Vec<&str> = VARIABLES
+    for (var, (_, row)) in vars::listed().zip(&rows) {
+        let marker = match var.need {
+            Need::Required => " (*) |",
+            Need::FromContext => " (**) |",
+            Need::Optional => " |",
+        };
+        assert!(
+            row.starts_with(marker),
+            "README row of {} must start with `{marker}` ({:?}), got {row:?}",
+            var.name,
+            var.need
+        );
+        // A default that is a value (not a description) is stated as the definition says.
+        if matches!(var.kind, Kind::Bool | Kind::Seconds | Kind::Number)
+            || var.default.parse::<u32>().is_ok()
+        {
+            let want = format!("Default: `{}`", var.default);
+            assert!(
+                row.contains(&want),
+                "README row of {} must say {want}",
+                var.name
+            );
+        }
+    }
+}
+
+#[test]
+fn the_readme_yaml_definition_shows_every_listed_variable_once_with_its_placeholder() {
+    let lines = readme_yaml_variables(&read("README.md"));
+    let names: Vec<&str> = lines.iter().map(|(name, _, _)| name.as_str()).collect();
+    for var in vars::listed() {
+        let found: Vec<&(String, String, bool)> = lines
+            .iter()
+            .filter(|(name, _, _)| name == var.name)
+            .collect();
+        let [(_, value, commented)] = found.as_slice() else {
+            panic!(
+                "README YAML definition must show {} exactly once, shows: {names:?}",
+                var.name
+            );
+        };
+        assert!(
+            value.starts_with(var.kind.placeholder()),
+            "README YAML definition: {} must be {}, got {value:?}",
+            var.name,
+            var.kind.placeholder()
+        );
+        if *commented {
+            assert!(
+                value.contains("# Optional"),
+                "README YAML definition: commented {} must say `# Optional`",
+                var.name
+            );
+        } else {
+            assert_ne!(
+                var.need,
+                Need::Optional,
+                "README YAML definition: optional {} must be commented out",
+                var.name
+            );
+        }
+    }
+    let unknown: Vec<&&str> = names
         .iter()
-        .map(|(name, _, _)| *name)
-        .filter(|name| !documented.iter().any(|d| d == name))
+        .filter(|n| !vars::listed().any(|v| v.name == **n))
         .collect();
     assert!(
-        missing.is_empty(),
-        "variables of help::VARIABLES missing from README's Variables table: {missing:?}"
+        unknown.is_empty(),
+        "README YAML definition names unknown variables: {unknown:?}"
     );
 }
 
 #[test]
-fn pipe_yml_context_defaults_are_pipe_variables() {
-    let pipe_yml = read("pipe.yml");
-    let declared: Vec<&str> = pipe_yml
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("- name:"))
-        .map(str::trim)
-        .collect();
-    let unknown: Vec<&&str> = declared
+fn the_readme_names_every_advanced_variable_and_alias() {
+    let readme = read("README.md");
+    for var in vars::ALL {
+        if var.shown == Shown::Advanced {
+            assert!(
+                readme.contains(&format!("`{}`", var.name)),
+                "README must mention the advanced variable {}",
+                var.name
+            );
+        }
+        if let Some(alias) = var.alias {
+            assert!(
+                readme.contains(&format!("`{}`", alias.old)) && readme.contains(alias.removed_in),
+                "README must say that {} is read as {} until {}",
+                alias.old,
+                var.name,
+                alias.removed_in
+            );
+        }
+    }
+}
+
+#[test]
+fn pipe_yml_declares_exactly_the_variables_that_may_come_from_context() {
+    let declared = pipe_yml_variables(&read("pipe.yml"));
+    let defined: Vec<&str> = vars::ALL
         .iter()
-        .filter(|name| !VARIABLES.iter().any(|(v, _, _)| v == *name))
+        .filter(|v| v.need == Need::FromContext)
+        .map(|v| v.name)
         .collect();
-    assert!(
-        unknown.is_empty(),
-        "pipe.yml declares variables the pipe does not read: {unknown:?}"
+    assert_eq!(
+        declared, defined,
+        "pipe.yml context defaults must be the variables of src/vars.rs with Need::FromContext, in order"
     );
+}
+
+#[test]
+fn help_renders_every_definition() {
+    let help = ecs_oidc_deploy::help::text();
+    for var in vars::ALL {
+        assert!(help.contains(var.name), "--help lacks {}", var.name);
+        if var.shown == Shown::Listed {
+            let line = help
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("{} ", var.name)))
+                .unwrap_or_else(|| panic!("--help has no line for {}", var.name));
+            assert!(
+                line.contains(var.about) && line.ends_with(&format!("[default: {}]", var.default)),
+                "--help line of {} must show its meaning and default: {line:?}",
+                var.name
+            );
+        }
+    }
+}
+
+#[test]
+fn definitions_are_unique_and_their_defaults_parse() {
+    let mut names: Vec<&str> = vars::ALL.iter().map(|v| v.name).collect();
+    names.extend(vars::ALL.iter().filter_map(|v| v.alias.map(|a| a.old)));
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(
+        sorted.len(),
+        names.len(),
+        "a name is defined twice: {names:?}"
+    );
+    for var in vars::ALL {
+        let ok = match var.kind {
+            Kind::Bool => ["true", "false"].contains(&var.default),
+            Kind::Seconds => var.default.parse::<u64>().is_ok(),
+            Kind::Number => var.default.parse::<f64>().is_ok(),
+            Kind::Choice(choices) => choices.contains(&var.default),
+            _ => true,
+        };
+        assert!(
+            ok,
+            "{}: default {:?} is not a {:?}",
+            var.name, var.default, var.kind
+        );
+        assert!(
+            var.about.len() < 200 && !var.about.ends_with('.'),
+            "{}: the one-line meaning is too long or ends with a full stop",
+            var.name
+        );
+    }
 }
 
 // The parsers themselves, on small inputs, so a format drift cannot make the checks vacuous.
@@ -214,4 +389,20 @@ fn parsers_find_what_they_should() {
     );
     let table = "## Variables\n\n| Variable | Usage |\n|---|---|\n| `WAIT` | x |\n| `IMAGE` (*) | y |\n\n## Details\n| `OTHER` | z |\n";
     assert_eq!(readme_table_variables(table), vec!["WAIT", "IMAGE"]);
+    let yaml = "## YAML Definition\n\n```yaml\n- step:\n    script:\n      - pipe: x\n        variables:\n          IMAGE: '<string>'\n          # WAIT: '<boolean>' # Optional\n```\n          NOT: 'this'\n";
+    assert_eq!(
+        readme_yaml_variables(yaml),
+        vec![
+            ("IMAGE".to_string(), "'<string>'".to_string(), false),
+            (
+                "WAIT".to_string(),
+                "'<boolean>' # Optional".to_string(),
+                true
+            )
+        ]
+    );
+    assert_eq!(
+        pipe_yml_variables("variables:\n  - name: A\n    default: \"$A\"\n  - name: B\n"),
+        vec!["A", "B"]
+    );
 }

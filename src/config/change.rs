@@ -1,0 +1,214 @@
+//! The change section: what the new revision changes (images, the task definition file,
+//! tags) and how the service update is made (forced, desired count).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Problem;
+use crate::image::ImageRef;
+use crate::vars;
+
+use super::raw::{Raw, parse_pairs};
+
+/// Prefix of the tags the pipe writes itself; it owns and updates them.
+pub const AUDIT_TAG_PREFIX: &str = "bitbucket:";
+
+/// A task definition file from the repository, already parsed.
+#[derive(Clone)]
+pub struct TaskDefinitionFile {
+    /// The path as the user wrote it, for messages.
+    pub display: String,
+    /// The parsed JSON.
+    pub json: serde_json::Value,
+}
+
+/// Only the path: the file holds environment values, which may be secrets, and `DEBUG`
+/// prints the whole configuration.
+impl std::fmt::Debug for TaskDefinitionFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskDefinitionFile")
+            .field("display", &self.display)
+            .field("json", &"(not printed)")
+            .finish()
+    }
+}
+
+/// The change section of [`super::Config`].
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// `IMAGE`.
+    pub image: Option<ImageRef>,
+    /// `CONTAINER_NAME`.
+    pub container: Option<String>,
+    /// `CONTAINER_IMAGES`: (container, image) pairs, for several containers in one deploy.
+    pub container_images: Vec<(String, ImageRef)>,
+    /// `TASK_DEFINITION`.
+    pub task_definition_file: Option<TaskDefinitionFile>,
+    /// `VERIFY_IMAGE`.
+    pub verify_image: bool,
+    /// `FORCE_NEW_DEPLOYMENT`.
+    pub force_new_deployment: bool,
+    /// `DESIRED_COUNT`.
+    pub desired_count: Option<i32>,
+    /// `TAGS`: user tags for the new revision.
+    pub tags: Vec<(String, String)>,
+}
+
+/// Reads the change section. The container images are given when the list has items, even bad
+/// ones, so that a bad list is not also reported as a missing `IMAGE`.
+pub fn read(raw: &Raw, problems: &mut Vec<Problem>) -> Change {
+    let force_new_deployment = raw.boolean(&vars::FORCE_NEW_DEPLOYMENT, problems);
+    let image = image(raw, problems);
+    let image_given = image.is_some() || problems.iter().any(|p| p.variable == vars::IMAGE.name);
+    let (container_images, container_images_given) = container_images(raw, image_given, problems);
+    let container = raw.text(&vars::CONTAINER_NAME);
+    if container.is_some() && !image_given {
+        problems.push(Problem::new(
+            vars::CONTAINER_NAME.name,
+            "is set but IMAGE is not; CONTAINER_NAME chooses which container gets IMAGE",
+        ));
+    }
+    let clone_dir = raw.bitbucket("BITBUCKET_CLONE_DIR").map(PathBuf::from);
+    let task_definition_file = raw
+        .text(&vars::TASK_DEFINITION)
+        .and_then(|path| read_task_definition_file(&path, clone_dir.as_deref(), problems));
+    let file_given = task_definition_file.is_some()
+        || problems
+            .iter()
+            .any(|p| p.variable == vars::TASK_DEFINITION.name);
+    if !image_given && !file_given && !force_new_deployment && !container_images_given {
+        problems.push(Problem::new(
+            vars::IMAGE.name,
+            "is required: the image to deploy, such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:$BITBUCKET_COMMIT (or CONTAINER_IMAGES for several containers, or TASK_DEFINITION, or FORCE_NEW_DEPLOYMENT: 'true' to restart the current revision)",
+        ));
+    }
+    Change {
+        image,
+        container,
+        container_images,
+        task_definition_file,
+        verify_image: raw.boolean(&vars::VERIFY_IMAGE, problems),
+        force_new_deployment,
+        desired_count: desired_count(raw, problems),
+        tags: tags(raw, problems),
+    }
+}
+
+fn image(raw: &Raw, problems: &mut Vec<Problem>) -> Option<ImageRef> {
+    let v = raw.text(&vars::IMAGE)?;
+    match ImageRef::parse(&v) {
+        Ok(image) => Some(image),
+        Err(why) => {
+            problems.push(Problem::new(
+                vars::IMAGE.name,
+                format!("{why}; expected a reference such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1.4.2, got {v:?}"),
+            ));
+            None
+        }
+    }
+}
+
+fn container_images(
+    raw: &Raw,
+    image_given: bool,
+    problems: &mut Vec<Problem>,
+) -> (Vec<(String, ImageRef)>, bool) {
+    let var = &vars::CONTAINER_IMAGES;
+    let items = raw.list(var, problems);
+    let example = "app=123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v2";
+    let pairs: Vec<(String, ImageRef)> = parse_pairs(var, &items, "container", example, problems)
+        .into_iter()
+        .filter_map(|(container, value)| match ImageRef::parse(&value) {
+            Ok(image) => Some((container, image)),
+            Err(why) => {
+                problems.push(Problem::new(
+                    var.name,
+                    format!("image of container {container:?} {why}, got {value:?}"),
+                ));
+                None
+            }
+        })
+        .collect();
+    if !items.is_empty() && (image_given || raw.text(&vars::CONTAINER_NAME).is_some()) {
+        problems.push(Problem::new(
+            var.name,
+            "cannot be combined with IMAGE or CONTAINER_NAME; list every container=image pair in CONTAINER_IMAGES, or use IMAGE (and CONTAINER_NAME) for one container",
+        ));
+    }
+    (pairs, !items.is_empty())
+}
+
+fn desired_count(raw: &Raw, problems: &mut Vec<Problem>) -> Option<i32> {
+    let v = raw.text(&vars::DESIRED_COUNT)?;
+    match v.parse::<i32>() {
+        Ok(n) if n >= 0 => Some(n),
+        _ => {
+            problems.push(Problem::new(
+                vars::DESIRED_COUNT.name,
+                format!("must be a whole number of tasks, 0 or more, got {v:?}"),
+            ));
+            None
+        }
+    }
+}
+
+fn tags(raw: &Raw, problems: &mut Vec<Problem>) -> Vec<(String, String)> {
+    let var = &vars::TAGS;
+    let items = raw.list(var, problems);
+    let tags = parse_pairs(var, &items, "tag", "team=payments", problems);
+    for (key, value) in &tags {
+        if key.to_ascii_lowercase().starts_with("aws:") || key.starts_with(AUDIT_TAG_PREFIX) {
+            problems.push(Problem::new(
+                var.name,
+                format!("tag {key:?} uses a reserved prefix (aws:, {AUDIT_TAG_PREFIX}); the pipe writes {AUDIT_TAG_PREFIX} tags itself"),
+            ));
+        } else if !is_valid_tag_text(key, 128) || !is_valid_tag_text(value, 256) {
+            problems.push(Problem::new(
+                var.name,
+                format!("tag {key}={value} has characters ECS does not allow; use letters, digits, spaces and + - = . _ : / @ (keys up to 128, values up to 256)"),
+            ));
+        }
+    }
+    tags
+}
+
+/// True for a valid ECS tag key or value (letters, digits, spaces and `+ - = . _ : / @`).
+fn is_valid_tag_text(text: &str, max: usize) -> bool {
+    text.chars().count() <= max
+        && text
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == ' ' || "+-=._:/@".contains(c))
+}
+
+fn read_task_definition_file(
+    path: &str,
+    clone_dir: Option<&Path>,
+    problems: &mut Vec<Problem>,
+) -> Option<TaskDefinitionFile> {
+    let full = match clone_dir {
+        Some(dir) if Path::new(path).is_relative() => dir.join(path),
+        _ => PathBuf::from(path),
+    };
+    let text = match std::fs::read_to_string(&full) {
+        Ok(text) => text,
+        Err(e) => {
+            problems.push(Problem::new(
+                vars::TASK_DEFINITION.name,
+                format!("could not read {} ({e}); give a path relative to the repository root, such as ecs/task-definition.json", full.display()),
+            ));
+            return None;
+        }
+    };
+    match serde_json::from_str(&text) {
+        Ok(json) => Some(TaskDefinitionFile {
+            display: path.to_string(),
+            json,
+        }),
+        Err(e) => {
+            problems.push(Problem::new(
+                vars::TASK_DEFINITION.name,
+                format!("{path} is not valid JSON: {e}"),
+            ));
+            None
+        }
+    }
+}
