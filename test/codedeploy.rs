@@ -435,3 +435,56 @@ fn the_fake_refuses_a_task_definition_update_of_a_code_deploy_service_as_ecs_doe
         "Unable to update task definition on services with a CODE_DEPLOY deployment controller"
     ),);
 }
+
+#[test]
+fn pre_deploy_command_runs_before_create_deployment() {
+    let fake = CodeDeployFake::start(Script::new(full_lifecycle()));
+    deploy_web(&fake)
+        .env("PRE_DEPLOY_COMMAND", "bin/migrate --yes")
+        .env("LOG_LINES", "0")
+        .run()
+        .assert_success();
+    let ops = fake.operations();
+    let run = ops.iter().position(|o| o == "RunTask");
+    let create = ops.iter().position(|o| o == "CreateDeployment");
+    assert!(run.is_some() && run < create, "{ops:?}");
+}
+
+#[test]
+fn keep_revisions_counts_the_revisions_of_the_task_sets_as_in_use() {
+    let mut script = Script::new(full_lifecycle());
+    script.extra_task_set = Some(json!({
+        "id": "ecs-svc/9900000000000000037", "status": "ACTIVE",
+        "taskDefinition": "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:37",
+        "runningCount": 0, "computedDesiredCount": 0
+    }));
+    let fake = CodeDeployFake::start(script);
+    deploy_web(&fake)
+        .env("KEEP_REVISIONS", "2")
+        .run()
+        .assert_success();
+    let td = |n: u32| format!("arn:aws:ecs:eu-west-1:123456789012:task-definition/web:{n}");
+    // web:42 (new) and web:41 (previous) are kept by the count; web:37 because a task set runs it.
+    assert_eq!(fake.deregistered(), vec![td(40), td(39), td(38), td(36)]);
+}
+
+#[test]
+fn codedeploy_calls_go_to_aws_endpoint_url_codedeploy() {
+    let ecs = CodeDeployFake::start(Script::new(full_lifecycle()));
+    let codedeploy = CodeDeployFake::start(Script::new(full_lifecycle()));
+    deploy_web(&ecs)
+        .env("AWS_ENDPOINT_URL_CODEDEPLOY", &codedeploy.endpoint())
+        .env("DRY_RUN", "true")
+        .run()
+        .assert_success();
+    assert!(
+        ecs.fake
+            .requests()
+            .iter()
+            .all(|r| r.target_prefix().as_deref() != Some("CodeDeploy_20141006")),
+        "{:?}",
+        ecs.operations()
+    );
+    assert_eq!(count(&codedeploy, "ListApplications"), 1);
+    assert_eq!(count(&codedeploy, "DescribeServices"), 0);
+}

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Value, json};
 
-use super::ecs_fake::{NEW_TD, OLD_TD};
+use super::ecs_fake::{NEW_TD, OLD_TD, TASK_ARN, task};
 use super::fake::{Fake, Req, Resp};
 use super::pipe::Pipe;
 use super::{now_epoch, rfc3339};
@@ -149,6 +149,8 @@ pub struct Script {
     pub lose_create_answer: bool,
     /// Tasks returned by DescribeTasks (all listed by ListTasks).
     pub stopped_tasks: Vec<Value>,
+    /// A task set `web` keeps besides the original and the replacement (a leftover).
+    pub extra_task_set: Option<Value>,
 }
 
 /// `web`: a Fargate service with a capacity provider strategy behind a load balancer,
@@ -235,6 +237,7 @@ impl Script {
             termination_wait_minutes: 60,
             lose_create_answer: false,
             stopped_tasks: Vec::new(),
+            extra_task_set: None,
         }
     }
 }
@@ -260,6 +263,7 @@ struct State {
     stopped: Option<bool>,
     update_bodies: Vec<Value>,
     api_updated: bool,
+    deregistered: Vec<String>,
 }
 
 /// The running fake.
@@ -303,6 +307,11 @@ impl CodeDeployFake {
     /// The StopDeployment's autoRollbackEnabled, if one came.
     pub fn stopped(&self) -> Option<bool> {
         lock(&self.state).stopped
+    }
+
+    /// The revisions deregistered (`KEEP_REVISIONS`), in order.
+    pub fn deregistered(&self) -> Vec<String> {
+        lock(&self.state).deregistered.clone()
     }
 
     /// The UpdateService bodies received (refused ones included).
@@ -372,6 +381,9 @@ fn handle(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
 /// replacement once it has all production traffic (and stays the original after a stop).
 fn web_now(script: &Script, s: &State) -> Value {
     let mut web = script.web.clone();
+    if let (Some(extra), Some(sets)) = (&script.extra_task_set, web["taskSets"].as_array_mut()) {
+        sets.push(extra.clone());
+    }
     if s.created.is_empty() {
         return web;
     }
@@ -393,6 +405,9 @@ fn web_now(script: &Script, s: &State) -> Value {
         {"id": primary.0, "status": "PRIMARY", "taskDefinition": primary.1, "runningCount": 3, "computedDesiredCount": 3},
         {"id": active.0, "status": "ACTIVE", "taskDefinition": active.1, "runningCount": 3, "computedDesiredCount": 3}
     ]);
+    if let (Some(extra), Some(sets)) = (&script.extra_task_set, web["taskSets"].as_array_mut()) {
+        sets.push(extra.clone());
+    }
     web
 }
 
@@ -483,8 +498,48 @@ fn ecs(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
                 .collect();
             Resp::json(200, json!({"taskArns": arns}))
         }
+        // PRE_DEPLOY_COMMAND's task: started, then stopped with exit code 0.
+        Some("RunTask") => Resp::json(
+            200,
+            json!({"tasks": [task("PENDING", &[("app", None)])], "failures": []}),
+        ),
+        Some("DescribeTasks")
+            if body["tasks"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|a| a == TASK_ARN)) =>
+        {
+            Resp::json(
+                200,
+                json!({"tasks": [task("STOPPED", &[("app", Some(0))])], "failures": []}),
+            )
+        }
         Some("DescribeTasks") => {
             Resp::json(200, json!({"tasks": script.stopped_tasks, "failures": []}))
+        }
+        Some("ListTaskDefinitions") => {
+            let arns: Vec<String> = (36..=42)
+                .map(|n| format!("arn:aws:ecs:eu-west-1:123456789012:task-definition/web:{n}"))
+                .collect();
+            Resp::json(200, json!({"taskDefinitionArns": arns}))
+        }
+        Some("ListServices") => {
+            let mut arns = vec!["arn:aws:ecs:eu-west-1:123456789012:service/prod/web"];
+            if script.with_api {
+                arns.push("arn:aws:ecs:eu-west-1:123456789012:service/prod/api");
+            }
+            Resp::json(200, json!({"serviceArns": arns}))
+        }
+        Some("DeregisterTaskDefinition") => {
+            lock(state).deregistered.push(
+                body["taskDefinition"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+            Resp::json(
+                200,
+                json!({"taskDefinition": {"taskDefinitionArn": body["taskDefinition"], "status": "INACTIVE"}}),
+            )
         }
         other => Resp::aws_json_error(
             400,
