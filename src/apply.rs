@@ -199,6 +199,16 @@ pub async fn update(
     Ok(updated)
 }
 
+/// (repository, commit, build number): what a CodeDeploy deployment's description names.
+pub fn build_of(config: &Config) -> (Option<&str>, Option<&str>, Option<&str>) {
+    let ctx = &config.context;
+    (
+        ctx.repo_full_name.as_deref(),
+        ctx.commit.as_deref(),
+        ctx.build_number.as_deref(),
+    )
+}
+
 /// The revision a service moves to: its new revision, or the current one (a restart).
 fn target_of(s: &ServicePlan, registered: &[String]) -> String {
     s.revision
@@ -246,17 +256,8 @@ pub async fn start_code_deploys(
                 .await
                 .map_err(|err| fail(&started, err))?;
         }
-        let ctx = &config.context;
-        let (_, body) = blue_green::request(
-            target,
-            &revision,
-            &config.code_deploy,
-            (
-                ctx.repo_full_name.as_deref(),
-                ctx.commit.as_deref(),
-                ctx.build_number.as_deref(),
-            ),
-        )?;
+        let (_, body) =
+            blue_green::request(target, &revision, &config.code_deploy, build_of(config))?;
         let id = blue_green::create(cd, &body, report)
             .await
             .map_err(|err| fail(&started, err))?;

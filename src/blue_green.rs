@@ -59,14 +59,42 @@ pub async fn find_groups(
     if ours.is_empty() {
         return Ok(Vec::new());
     }
+    let candidates = candidates(cd, &ours, cluster, options, report).await?;
+    let mut targets = Vec::new();
+    for (name, service) in ours {
+        let Some(group) = candidates.iter().find(|g| g.lists(cluster, name)) else {
+            return Err(not_found(cluster, name, options, &candidates));
+        };
+        report.detail(&format!(
+            "{name} is deployed by CodeDeploy deployment group {}",
+            group.label()
+        ));
+        targets.push(Target {
+            service: name.to_string(),
+            group: group.clone(),
+            live: service.clone(),
+        });
+    }
+    Ok(targets)
+}
+
+/// The groups to look at: the named one, or every group of `CODEDEPLOY_APPLICATION`, or of
+/// every ECS application. `ours` are the CODE_DEPLOY services.
+async fn candidates(
+    cd: &CodeDeploy,
+    ours: &[(&str, &Service)],
+    cluster: &str,
+    options: &Options,
+    report: &Reporter,
+) -> Result<Vec<Group>, Error> {
     let read_failed = |err: AwsError| Error::Aws {
         step: "finding the CodeDeploy deployment group".into(),
         err: err.into(),
         changed: Changed::Nothing,
     };
-    let candidates: Vec<Group> = match (&options.application, &options.group) {
+    let found = match (&options.application, &options.group) {
         (Some(application), Some(group)) => {
-            if let [_, _, ..] = ours.as_slice() {
+            if let [_, _, ..] = ours {
                 return Err(Error::CodeDeploy {
                     service: ours.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
                     problem: format!("CODEDEPLOY_DEPLOYMENT_GROUP names one group ({application}/{group}), but {} services use CODE_DEPLOY and each has its own group", ours.len()),
@@ -106,22 +134,7 @@ pub async fn find_groups(
             groups
         }
     };
-    let mut targets = Vec::new();
-    for (name, service) in ours {
-        let Some(group) = candidates.iter().find(|g| g.lists(cluster, name)) else {
-            return Err(not_found(cluster, name, options, &candidates));
-        };
-        report.detail(&format!(
-            "{name} is deployed by CodeDeploy deployment group {}",
-            group.label()
-        ));
-        targets.push(Target {
-            service: name.to_string(),
-            group: group.clone(),
-            live: service.clone(),
-        });
-    }
-    Ok(targets)
+    Ok(found)
 }
 
 fn not_found(cluster: &str, service: &str, options: &Options, looked_at: &[Group]) -> Error {

@@ -135,13 +135,13 @@ pub struct TaskSetInfo {
     /// Percent of production traffic, 0 to 100.
     #[serde(default)]
     pub traffic_weight: f64,
-    /// `Blue` (original) or `Green` (replacement).
+    /// `BLUE` (original) or `GREEN` (replacement).
     #[serde(default)]
     pub task_set_label: String,
 }
 
 impl EcsTarget {
-    /// The replacement task set (label `Green`).
+    /// The replacement task set (label `GREEN`).
     pub fn replacement(&self) -> Option<&TaskSetInfo> {
         self.task_sets_info
             .iter()

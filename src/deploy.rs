@@ -107,16 +107,7 @@ pub async fn deploy(
     )
     .await?;
     updated.extend(started_by_code_deploy);
-    for u in &updated {
-        if let Some(service) = record.service_mut(&u.name) {
-            service.deployment_id = Some(u.deployment_id.clone());
-            service.code_deploy = u
-                .code_deploy
-                .as_ref()
-                .map(|g| (g.application_name.clone(), g.deployment_group_name.clone()));
-            service.verdict = "started".into();
-        }
-    }
+    record_started(&updated, record);
 
     if !config.wait.enabled {
         tag_services(&ecs, config, &updated, report).await;
@@ -377,36 +368,9 @@ fn dry_run(
     let mut code_deploy_lines = Vec::new();
     for service in &plan.services {
         if let Some(target) = targets.iter().find(|t| t.service == service.name) {
-            let revision = match plan.revision_of(service) {
-                Some(revision) => format!(
-                    "<the new revision of {}>",
-                    revision.task_definition.family()
-                ),
-                None => service.current.clone(),
-            };
-            if let Some(n) = config.change.desired_count {
-                calls.push(format!(
-                    "ecs:UpdateService cluster {} service {} desiredCount={n} (no task definition: CodeDeploy deploys the service)",
-                    config.target.cluster, service.name
-                ));
-            }
-            let ctx = &config.context;
-            let (spec, body) = blue_green::request(
-                target,
-                &revision,
-                &config.code_deploy,
-                (
-                    ctx.repo_full_name.as_deref(),
-                    ctx.commit.as_deref(),
-                    ctx.build_number.as_deref(),
-                ),
-            )?;
-            calls.push(format!(
-                "codedeploy:CreateDeployment {} for service {} (AppSpec and request below)",
-                target.group.label(),
-                service.name
-            ));
-            code_deploy_lines.extend(blue_green::dry_run_lines(&spec, &body));
+            code_deploy_lines.extend(dry_run_code_deploy(
+                config, plan, service, target, &mut calls,
+            )?);
             continue;
         }
         let mut update = format!(
@@ -454,6 +418,42 @@ fn dry_run(
         config.target.services.join(", "),
         config.target.cluster
     ))
+}
+
+/// `DRY_RUN` for a service that CodeDeploy deploys: its calls (added to `calls`), and the
+/// AppSpec and CreateDeployment request, as lines.
+fn dry_run_code_deploy(
+    config: &Config,
+    plan: &Plan,
+    service: &plan::ServicePlan,
+    target: &Target,
+    calls: &mut Vec<String>,
+) -> Result<Vec<String>, Error> {
+    let revision = match plan.revision_of(service) {
+        Some(revision) => format!(
+            "<the new revision of {}>",
+            revision.task_definition.family()
+        ),
+        None => service.current.clone(),
+    };
+    if let Some(n) = config.change.desired_count {
+        calls.push(format!(
+            "ecs:UpdateService cluster {} service {} desiredCount={n} (no task definition: CodeDeploy deploys the service)",
+            config.target.cluster, service.name
+        ));
+    }
+    let (spec, body) = blue_green::request(
+        target,
+        &revision,
+        &config.code_deploy,
+        apply::build_of(config),
+    )?;
+    calls.push(format!(
+        "codedeploy:CreateDeployment {} for service {} (AppSpec and request below)",
+        target.group.label(),
+        service.name
+    ));
+    Ok(blue_green::dry_run_lines(&spec, &body))
 }
 
 fn watch(config: &Config, updated: &[Updated], services: &[crate::rollout::Service]) -> Vec<Watch> {
@@ -588,6 +588,19 @@ fn success_line(
                     .collect::<Vec<_>>()
                     .join("; ")
             )
+        }
+    }
+}
+
+fn record_started(updated: &[Updated], record: &mut Record) {
+    for u in updated {
+        if let Some(service) = record.service_mut(&u.name) {
+            service.deployment_id = Some(u.deployment_id.clone());
+            service.code_deploy = u
+                .code_deploy
+                .as_ref()
+                .map(|g| (g.application_name.clone(), g.deployment_group_name.clone()));
+            service.verdict = "started".into();
         }
     }
 }

@@ -103,8 +103,8 @@ pub fn ecs_target(events: &[(&str, &str)], green: f64) -> Value {
         "status": "InProgress",
         "lifecycleEvents": lifecycle,
         "taskSetsInfo": [
-            {"identifer": GREEN_TASK_SET, "desiredCount": 3, "pendingCount": 0, "runningCount": 3, "status": "ACTIVE", "trafficWeight": green, "taskSetLabel": "Green", "targetGroup": {"name": "web-green"}},
-            {"identifer": BLUE_TASK_SET, "desiredCount": 3, "pendingCount": 0, "runningCount": 3, "status": "PRIMARY", "trafficWeight": 100.0 - green, "taskSetLabel": "Blue", "targetGroup": {"name": "web-blue"}}
+            {"identifer": GREEN_TASK_SET, "desiredCount": 3, "pendingCount": 0, "runningCount": 3, "status": "ACTIVE", "trafficWeight": green, "taskSetLabel": "GREEN", "targetGroup": {"name": "web-green"}},
+            {"identifer": BLUE_TASK_SET, "desiredCount": 3, "pendingCount": 0, "runningCount": 3, "status": "PRIMARY", "trafficWeight": 100.0 - green, "taskSetLabel": "BLUE", "targetGroup": {"name": "web-blue"}}
         ]
     })
 }
