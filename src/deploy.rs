@@ -156,6 +156,9 @@ async fn code_deploy_targets(
         .iter()
         .any(crate::rollout::Service::uses_code_deploy)
     {
+        if config.code_deploy != blue_green::Options::default() {
+            report.warn("the CODEDEPLOY_* variables are set, but no service uses the CODE_DEPLOY deployment controller; they are ignored");
+        }
         return Ok((None, Vec::new()));
     }
     let cd = CodeDeploy::new(aws::codedeploy_client(

@@ -279,6 +279,9 @@ pub fn access_denied_hints(err: &AwsError) -> Vec<String> {
         ));
     }
     hints.push("`ecs-oidc-deploy --print-iam-policy` (or PRINT_IAM_POLICY: 'true') prints the complete policy this deploy needs".into());
+    if action.starts_with("codedeploy:") {
+        hints.push("the printed policy has the CodeDeploy statements when CODEDEPLOY_APPLICATION (and CODEDEPLOY_DEPLOYMENT_GROUP) are set for it".into());
+    }
     hints
 }
 

@@ -488,3 +488,20 @@ fn codedeploy_calls_go_to_aws_endpoint_url_codedeploy() {
     assert_eq!(count(&codedeploy, "ListApplications"), 1);
     assert_eq!(count(&codedeploy, "DescribeServices"), 0);
 }
+
+#[test]
+fn codedeploy_variables_on_an_ecs_service_are_ignored_with_a_warning() {
+    let fake = crate::support::ecs_fake::EcsFake::start(crate::support::ecs_fake::completed());
+    let out = crate::support::ecs_fake::deploy_nginx(&fake.endpoint())
+        .env("CODEDEPLOY_APPLICATION", "AppECS-prod-web")
+        .run();
+    out.assert_success().assert_contains(
+        "the CODEDEPLOY_* variables are set, but no service uses the CODE_DEPLOY deployment controller; they are ignored",
+    );
+    assert!(
+        fake.fake
+            .requests()
+            .iter()
+            .all(|r| r.target_prefix().as_deref() != Some("CodeDeploy_20141006"))
+    );
+}
