@@ -505,3 +505,34 @@ fn codedeploy_variables_on_an_ecs_service_are_ignored_with_a_warning() {
             .all(|r| r.target_prefix().as_deref() != Some("CodeDeploy_20141006"))
     );
 }
+
+#[test]
+fn when_the_ecs_service_fails_rollback_on_failure_stops_the_shifted_codedeploy_deployment() {
+    // web's traffic has moved (✔ for web, its termination wait still running) when api's
+    // circuit breaker fails it: ROLLBACK_ON_FAILURE stops web's deployment with CodeDeploy's
+    // rollback, which moves traffic back to the original task set still kept.
+    let mut frames = full_lifecycle();
+    frames.pop();
+    let mut script = Script::new(frames);
+    script.with_api = true;
+    script.api_fails = true;
+    let fake = CodeDeployFake::start(script);
+    let out = deploy_web(&fake)
+        .remove("SERVICE_NAME")
+        .env("SERVICE_NAMES_COUNT", "2")
+        .env("SERVICE_NAMES_0", "web")
+        .env("SERVICE_NAMES_1", "api")
+        .env("ROLLBACK_ON_FAILURE", "true")
+        .env("LOG_LINES", "0")
+        .run();
+    out.assert_code(1)
+        .assert_contains("web: succeeded (d-7Q2KX9ABC on web:42)")
+        .assert_contains("Stopping CodeDeploy deployment d-7Q2KX9ABC with automatic rollback (ROLLBACK_ON_FAILURE)")
+        .assert_contains("web serves production traffic from web:41");
+    assert_eq!(fake.stopped(), Some(true));
+    let updates = fake.updates();
+    assert!(
+        updates.iter().all(|u| u["service"] == "api"),
+        "web is never updated with a task definition: {updates:?}"
+    );
+}

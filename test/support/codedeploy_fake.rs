@@ -134,6 +134,8 @@ pub struct Script {
     pub web: Value,
     /// Also serve `api`, an ECS-controller service.
     pub with_api: bool,
+    /// `api`'s rollout fails (the circuit breaker), so the deploy of both fails.
+    pub api_fails: bool,
     /// CodeDeploy applications: (name, computePlatform).
     pub applications: Vec<(String, String)>,
     /// `deploymentGroupInfo` of every group.
@@ -214,6 +216,7 @@ impl Script {
         Script {
             web: web_service(),
             with_api: false,
+            api_fails: false,
             applications: vec![
                 ("billing".into(), "ECS".into()),
                 ("legacy".into(), "Server".into()),
@@ -262,7 +265,7 @@ struct State {
     polls: u32,
     stopped: Option<bool>,
     update_bodies: Vec<Value>,
-    api_updated: bool,
+    api_updates: u32,
     deregistered: Vec<String>,
 }
 
@@ -411,22 +414,39 @@ fn web_now(script: &Script, s: &State) -> Value {
     web
 }
 
-fn api_now(s: &State) -> Value {
+/// `api` (ECS controller): settled on `web:41`; after the first UpdateService its deployment
+/// of `web:42` completes at once, or fails (`api_fails`) as the circuit breaker fails it;
+/// after a second one (a rollback by the pipe) it runs `web:41` again.
+fn api_now(script: &Script, s: &State) -> Value {
+    use super::ecs_fake::deployment;
     let mut api = super::ecs_fake::settled_service();
     api["serviceName"] = json!("api");
     api["serviceArn"] = json!("arn:aws:ecs:eu-west-1:123456789012:service/prod/api");
-    if s.api_updated {
-        api["taskDefinition"] = json!(NEW_TD);
-        api["deployments"] = json!([super::ecs_fake::deployment(
-            "ecs-svc/5500000000000000042",
+    let ours = "ecs-svc/5500000000000000042";
+    let deployments = match (s.api_updates, script.api_fails) {
+        (0, _) => return api,
+        (1, false) => json!([deployment(
+            ours,
             "PRIMARY",
             NEW_TD,
             3,
             3,
             0,
             Some("COMPLETED")
-        )]);
-    }
+        )]),
+        (1, true) => json!([deployment(ours, "PRIMARY", NEW_TD, 0, 3, 0, Some("FAILED"))]),
+        _ => json!([deployment(
+            "ecs-svc/5500000000000000043",
+            "PRIMARY",
+            OLD_TD,
+            3,
+            3,
+            0,
+            Some("COMPLETED")
+        )]),
+    };
+    api["taskDefinition"] = deployments[0]["taskDefinition"].clone();
+    api["deployments"] = deployments;
     api
 }
 
@@ -441,7 +461,7 @@ fn ecs(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
                 let name = name.as_str().unwrap_or_default();
                 match name.rsplit('/').next() {
                     Some("web") => services.push(web_now(script, &s)),
-                    Some("api") if script.with_api => services.push(api_now(&s)),
+                    Some("api") if script.with_api => services.push(api_now(script, &s)),
                     _ => failures.push(json!({"arn": format!("arn:aws:ecs:eu-west-1:123456789012:service/prod/{name}"), "reason": "MISSING"})),
                 }
             }
@@ -465,8 +485,8 @@ fn ecs(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
                 }
                 return Resp::json(200, json!({"service": web}));
             }
-            s.api_updated = true;
-            let mut api = api_now(&s);
+            s.api_updates += 1;
+            let mut api = api_now(script, &s);
             api["deployments"][0]["rolloutState"] = json!("IN_PROGRESS");
             Resp::json(200, json!({"service": api}))
         }
