@@ -536,3 +536,37 @@ fn when_the_ecs_service_fails_rollback_on_failure_stops_the_shifted_codedeploy_d
         "web is never updated with a task definition: {updates:?}"
     );
 }
+
+#[test]
+fn when_the_ecs_service_fails_a_succeeded_codedeploy_deployment_is_redeployed_back() {
+    // web's deployment is Succeeded (no termination wait left): only a new CodeDeploy
+    // deployment of web:41 moves it back, and the pipe follows it with api's rollback.
+    let mut script = Script::new(full_lifecycle());
+    script.with_api = true;
+    script.api_fails = true;
+    let fake = CodeDeployFake::start(script);
+    let out = deploy_web(&fake)
+        .remove("SERVICE_NAME")
+        .env("SERVICE_NAMES_COUNT", "2")
+        .env("SERVICE_NAMES_0", "web")
+        .env("SERVICE_NAMES_1", "api")
+        .env("ROLLBACK_ON_FAILURE", "true")
+        .env("LOG_LINES", "0")
+        .run();
+    out.assert_code(1)
+        .assert_contains("Rolling back web to web:41 through CodeDeploy (ROLLBACK_ON_FAILURE: its deployment d-7Q2KX9ABC had succeeded)")
+        .assert_contains("rolled back: web runs web:41 again")
+        .assert_contains("rolled back: api runs web:41 again");
+    let created = fake.created();
+    assert_eq!(created.len(), 2, "{created:?}");
+    let content = created[1]["revision"]["appSpecContent"]["content"]
+        .as_str()
+        .unwrap_or_default();
+    let spec: Value = serde_json::from_str(content).expect("AppSpec JSON");
+    assert_eq!(
+        spec["Resources"][0]["TargetService"]["Properties"]["TaskDefinition"],
+        OLD_TD
+    );
+    assert_eq!(fake.stopped(), None);
+    assert!(fake.updates().iter().all(|u| u["service"] == "api"));
+}

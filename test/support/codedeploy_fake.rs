@@ -24,6 +24,9 @@ use super::{now_epoch, rfc3339};
 pub const CODEDEPLOY_TARGET: &str = "CodeDeploy_20141006";
 /// The deployment id the fake gives the first CreateDeployment.
 pub const DEPLOYMENT_ID: &str = "d-7Q2KX9ABC";
+/// The id of a second CreateDeployment (a rollback by the pipe), accepted once the first has
+/// finished; it succeeds at once.
+pub const REDEPLOY_ID: &str = "d-REDEPLOY1";
 /// The rollback deployment CodeDeploy starts after a failure.
 pub const ROLLBACK_ID: &str = "d-ROLLBACK1";
 /// The replacement (green) task set.
@@ -644,6 +647,14 @@ fn codedeploy(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
         }
         Some("CreateDeployment") => {
             let mut s = lock(state);
+            let finished = matches!(
+                current(script, &s).status.as_str(),
+                "Succeeded" | "Failed" | "Stopped"
+            );
+            if s.created.len() == 1 && finished {
+                s.created.push(body);
+                return Resp::json(200, json!({"deploymentId": REDEPLOY_ID}));
+            }
             if !s.created.is_empty() {
                 return Resp::aws_json_error(
                     400,
@@ -672,22 +683,32 @@ fn codedeploy(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
                     "no such deployment",
                 );
             };
-            if body["deploymentId"] != DEPLOYMENT_ID {
+            let redeploy = body["deploymentId"] == REDEPLOY_ID && s.created.len() == 2;
+            if body["deploymentId"] != DEPLOYMENT_ID && !redeploy {
                 return Resp::aws_json_error(
                     400,
                     "DeploymentDoesNotExistException",
                     "no such deployment",
                 );
             }
-            if s.stopped.is_none() {
+            let created = if redeploy {
+                s.created[1].clone()
+            } else {
+                created
+            };
+            if s.stopped.is_none() && !redeploy {
                 s.polls += 1;
             }
-            let f = current(script, &s);
+            let f = if redeploy {
+                frame_with("Succeeded", &done_through("AfterAllowTraffic"), 100.0)
+            } else {
+                current(script, &s)
+            };
             let mut info = json!({
                 "applicationName": created["applicationName"],
                 "deploymentGroupName": created["deploymentGroupName"],
                 "deploymentConfigName": created.get("deploymentConfigName").cloned().unwrap_or(json!("CodeDeployDefault.ECSAllAtOnce")),
-                "deploymentId": DEPLOYMENT_ID,
+                "deploymentId": body["deploymentId"],
                 "status": f.status,
                 "description": created["description"],
                 "computePlatform": "ECS",
@@ -710,7 +731,12 @@ fn codedeploy(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
         }
         Some("GetDeploymentTarget") => {
             let s = lock(state);
-            match current(script, &s).target {
+            let f = if body["deploymentId"] == REDEPLOY_ID {
+                frame_with("Succeeded", &done_through("AfterAllowTraffic"), 100.0)
+            } else {
+                current(script, &s)
+            };
+            match f.target {
                 Some(t) if body["targetId"] == "prod:web" => Resp::json(
                     200,
                     json!({"deploymentTarget": {"deploymentTargetType": "ECSTarget", "ecsTarget": t}}),
