@@ -41,6 +41,16 @@ pub struct Target {
     pub live: Service,
 }
 
+/// The CodeDeploy side of a deploy: the client and each CODE_DEPLOY service's group; both
+/// empty when no service uses CodeDeploy.
+#[derive(Debug, Clone, Default)]
+pub struct Deployer {
+    /// The CodeDeploy client, built only when a service needs it.
+    pub client: Option<CodeDeploy>,
+    /// The CODE_DEPLOY services and their groups.
+    pub targets: Vec<Target>,
+}
+
 /// Finds the deployment group of every CODE_DEPLOY service among `services` (as configured,
 /// with what was read). Refuses, with nothing changed, when a group cannot be found or the
 /// named one does not deploy the service; the error names the groups looked at.

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::apply::{self, Updated, console_link};
 use crate::auth;
 use crate::aws;
-use crate::blue_green::{self, Following, Target};
+use crate::blue_green::{self, Deployer, Following, Target};
 use crate::cleanup;
 use crate::codedeploy::CodeDeploy;
 use crate::codedeploy_verdict::console_link as codedeploy_link;
@@ -74,12 +74,12 @@ pub async fn deploy(
     for (service, live) in record.services.iter_mut().zip(&services) {
         service.previous_task_definition_arn = Some(live.primary_revision().to_string());
     }
-    let (cd, targets) = code_deploy_targets(config, &services, credentials.clone(), report).await?;
+    let code_deploy = code_deploy_targets(config, &services, credentials.clone(), report).await?;
     let plan = plan::build(config, &services, &sources)?;
     show_plan(config, &plan, lookups, report, record)?;
 
     if config.dry_run {
-        return dry_run(config, &plan, &targets, report, record);
+        return dry_run(config, &plan, &code_deploy.targets, report, record);
     }
 
     let registered = apply::register(&ecs, &plan, report).await?;
@@ -94,19 +94,7 @@ pub async fn deploy(
         };
         run_pre_deploy(&ecs, &logs, config, pre, &parts, report, record).await?;
     }
-    let mut updated = apply::update(&ecs, config, &plan, &registered, report).await?;
-    let started_by_code_deploy = apply::start_code_deploys(
-        &ecs,
-        cd.as_ref(),
-        config,
-        &plan,
-        &registered,
-        &targets,
-        &updated,
-        report,
-    )
-    .await?;
-    updated.extend(started_by_code_deploy);
+    let updated = update_all(&ecs, config, &plan, &registered, &code_deploy, report).await?;
     record_started(&updated, record);
 
     if !config.wait.enabled {
@@ -116,10 +104,7 @@ pub async fn deploy(
 
     let mut watches = watch(config, &updated, &services);
     report.step(&waiting_line(config, &watches));
-    let settings = follow::Settings {
-        codedeploy: cd.clone(),
-        ..follow_settings(config, &plan, &registered)
-    };
+    let settings = follow_settings(config, &plan, &registered, code_deploy.client.clone());
     follow::follow(&ecs, &logs, &settings, &mut watches, report).await?;
     record_outcomes(&watches, record);
 
@@ -137,8 +122,8 @@ pub async fn deploy(
     }
     let mut error = failure(&watches);
     if config.wait.rollback_on_failure {
-        error =
-            rollback::roll_back(&ecs, cd.as_ref(), &logs, config, &updated, report, error).await;
+        let cd = code_deploy.client.as_ref();
+        error = rollback::roll_back(&ecs, cd, &logs, config, &updated, report, error).await;
     }
     Err(error)
 }
@@ -151,7 +136,7 @@ async fn code_deploy_targets(
     services: &[crate::rollout::Service],
     credentials: SharedCredentialsProvider,
     report: &Reporter,
-) -> Result<(Option<CodeDeploy>, Vec<Target>), Error> {
+) -> Result<Deployer, Error> {
     if !services
         .iter()
         .any(crate::rollout::Service::uses_code_deploy)
@@ -159,7 +144,7 @@ async fn code_deploy_targets(
         if config.code_deploy != blue_green::Options::default() {
             report.warn("the CODEDEPLOY_* variables are set, but no service uses the CODE_DEPLOY deployment controller; they are ignored");
         }
-        return Ok((None, Vec::new()));
+        return Ok(Deployer::default());
     }
     let cd = CodeDeploy::new(aws::codedeploy_client(
         &config.target.region,
@@ -189,7 +174,10 @@ async fn code_deploy_targets(
             (None, None, None),
         )?;
     }
-    Ok((Some(cd), targets))
+    Ok(Deployer {
+        client: Some(cd),
+        targets,
+    })
 }
 
 /// What the pre-deploy task is made of: the plan, the ARNs registered, and the task
@@ -376,27 +364,7 @@ fn dry_run(
             )?);
             continue;
         }
-        let mut update = format!(
-            "ecs:UpdateService cluster {} service {}",
-            config.target.cluster, service.name
-        );
-        if let Some(revision) = plan.revision_of(service) {
-            if plan.revisions.len() > 1 {
-                update.push_str(&format!(
-                    " taskDefinition=<the new revision of {}>",
-                    revision.task_definition.family()
-                ));
-            } else {
-                update.push_str(" taskDefinition=<the new revision>");
-            }
-        }
-        if config.change.force_new_deployment {
-            update.push_str(" forceNewDeployment=true");
-        }
-        if let Some(n) = config.change.desired_count {
-            update.push_str(&format!(" desiredCount={n}"));
-        }
-        calls.push(update);
+        calls.push(update_call(config, plan, service));
     }
     if config.wait.enabled {
         calls.push(format!(
@@ -421,6 +389,31 @@ fn dry_run(
         config.target.services.join(", "),
         config.target.cluster
     ))
+}
+
+/// `DRY_RUN`: the UpdateService call a deploy would make for an ECS service.
+fn update_call(config: &Config, plan: &Plan, service: &plan::ServicePlan) -> String {
+    let mut update = format!(
+        "ecs:UpdateService cluster {} service {}",
+        config.target.cluster, service.name
+    );
+    if let Some(revision) = plan.revision_of(service) {
+        if plan.revisions.len() > 1 {
+            update.push_str(&format!(
+                " taskDefinition=<the new revision of {}>",
+                revision.task_definition.family()
+            ));
+        } else {
+            update.push_str(" taskDefinition=<the new revision>");
+        }
+    }
+    if config.change.force_new_deployment {
+        update.push_str(" forceNewDeployment=true");
+    }
+    if let Some(n) = config.change.desired_count {
+        update.push_str(&format!(" desiredCount={n}"));
+    }
+    update
 }
 
 /// `DRY_RUN` for a service that CodeDeploy deploys: its calls (added to `calls`), and the
@@ -493,8 +486,14 @@ fn watch(config: &Config, updated: &[Updated], services: &[crate::rollout::Servi
 }
 
 /// The follow loop's settings; `registered` are the ARNs of `plan`'s revisions, whose
-/// container definitions the failure report reads.
-pub fn follow_settings(config: &Config, plan: &Plan, registered: &[String]) -> follow::Settings {
+/// container definitions the failure report reads; `codedeploy` follows CodeDeploy's
+/// deployments.
+pub fn follow_settings(
+    config: &Config,
+    plan: &Plan,
+    registered: &[String],
+    codedeploy: Option<CodeDeploy>,
+) -> follow::Settings {
     // The new revisions as registered: where their containers log, for a failure report.
     let task_definitions = plan
         .revisions
@@ -509,7 +508,7 @@ pub fn follow_settings(config: &Config, plan: &Plan, registered: &[String]) -> f
         heartbeat: config.wait.heartbeat,
         log_lines: config.wait.log_lines,
         task_definitions,
-        codedeploy: None,
+        codedeploy,
     }
 }
 
@@ -593,6 +592,24 @@ fn success_line(
             )
         }
     }
+}
+
+/// Updates the ECS services, then starts the CodeDeploy deployments of the CODE_DEPLOY ones.
+async fn update_all(
+    ecs: &Ecs,
+    config: &Config,
+    plan: &Plan,
+    registered: &[String],
+    code_deploy: &Deployer,
+    report: &Reporter,
+) -> Result<Vec<Updated>, Error> {
+    let mut updated = apply::update(ecs, config, plan, registered, report).await?;
+    let (cd, targets) = (code_deploy.client.as_ref(), &code_deploy.targets);
+    let started =
+        apply::start_code_deploys(ecs, cd, config, plan, registered, targets, &updated, report)
+            .await?;
+    updated.extend(started);
+    Ok(updated)
 }
 
 fn record_started(updated: &[Updated], record: &mut Record) {

@@ -272,8 +272,7 @@ async fn roll(
     // Only the outcome of the rollback is reported, so its logs would not be shown.
     let settings = follow::Settings {
         log_lines: 0,
-        codedeploy: cd.cloned(),
-        ..follow_settings(config, &Plan::default(), &[])
+        ..follow_settings(config, &Plan::default(), &[], cd.cloned())
     };
     let followed = follow::follow(ecs, logs, &settings, &mut watches, report).await;
     for watch in &watches {
