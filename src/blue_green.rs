@@ -1,7 +1,7 @@
 //! Services whose deployments CodeDeploy runs (`deploymentController` `CODE_DEPLOY`): find
 //! each one's deployment group before anything changes, start a CodeDeploy deployment with
-//! the AppSpec generated from the live service ([`appspec`]), and poll it for the follow
-//! loop, which judges it with [`codedeploy_verdict`].
+//! the AppSpec generated from the live service ([`crate::appspec`]), and poll it for the follow
+//! loop, which judges it with [`crate::codedeploy_verdict`].
 //!
 //! ECS refuses an UpdateService that changes such a service's task definition, so nothing
 //! here ever sends one; `DESIRED_COUNT` alone goes through UpdateService (`apply.rs`), which
