@@ -258,9 +258,29 @@ pub async fn start_code_deploys(
         }
         let (_, body) =
             blue_green::request(target, &revision, &config.code_deploy, build_of(config))?;
-        let id = blue_green::create(cd, &body, report)
-            .await
-            .map_err(|err| fail(&started, err))?;
+        let id = blue_green::create(cd, &body, report).await.map_err(|err| {
+            let step = format!("starting the CodeDeploy deployment of {}", s.name);
+            match (fail(&started, err), config.change.desired_count) {
+                // The desired count did change, so this service counts as updated.
+                (Error::Aws { err, changed, .. }, Some(n)) => {
+                    let mut services = match changed {
+                        Changed::Services(services) => services,
+                        _ => Vec::new(),
+                    };
+                    services.push(format!(
+                        "{} (desired count {n}, no CodeDeploy deployment)",
+                        s.name
+                    ));
+                    Error::Aws {
+                        step,
+                        err,
+                        changed: Changed::Services(services),
+                    }
+                }
+                (Error::Aws { err, changed, .. }, None) => Error::Aws { step, err, changed },
+                (other, _) => other,
+            }
+        })?;
         if several {
             report.detail(&format!(
                 "{} → {}: CodeDeploy deployment {id} started",

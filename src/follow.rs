@@ -347,8 +347,14 @@ async fn observe_code_deploy(
     service: Service,
     report: &Reporter,
 ) -> Result<(), AwsError> {
-    let (Some(cd), Some(following)) = (&settings.codedeploy, watch.code_deploy.as_mut()) else {
+    let Some(following) = watch.code_deploy.as_mut() else {
         return Ok(());
+    };
+    let Some(cd) = &settings.codedeploy else {
+        return Err(AwsError::plain(
+            "codedeploy:GetDeployment",
+            "the pipe has no CodeDeploy client to follow the deployment with",
+        ));
     };
     let polled = blue_green::observe(
         cd,

@@ -570,3 +570,24 @@ fn when_the_ecs_service_fails_a_succeeded_codedeploy_deployment_is_redeployed_ba
     assert_eq!(fake.stopped(), None);
     assert!(fake.updates().iter().all(|u| u["service"] == "api"));
 }
+
+#[test]
+fn a_refused_create_deployment_says_what_changed_and_which_statement_is_missing() {
+    let mut script = Script::new(full_lifecycle());
+    script.deny_create = true;
+    let fake = CodeDeployFake::start(script);
+    let out = deploy_web(&fake).run();
+    out.assert_code(2)
+        .assert_contains("starting the CodeDeploy deployment of web: codedeploy:CreateDeployment failed: AccessDeniedException")
+        .assert_contains("but the service was not updated and still runs its previous revision")
+        .assert_contains("the printed policy has the CodeDeploy statements when CODEDEPLOY_APPLICATION");
+
+    let mut script = Script::new(full_lifecycle());
+    script.deny_create = true;
+    let fake = CodeDeployFake::start(script);
+    let out = deploy_web(&fake).env("DESIRED_COUNT", "4").run();
+    // The desired count did change: exit 1, not "nothing changed".
+    out.assert_code(1)
+        .assert_contains("AccessDeniedException")
+        .assert_contains("the service was already updated");
+}

@@ -156,6 +156,8 @@ pub struct Script {
     pub stopped_tasks: Vec<Value>,
     /// A task set `web` keeps besides the original and the replacement (a leftover).
     pub extra_task_set: Option<Value>,
+    /// CreateDeployment answers AccessDeniedException.
+    pub deny_create: bool,
 }
 
 /// `web`: a Fargate service with a capacity provider strategy behind a load balancer,
@@ -244,6 +246,7 @@ impl Script {
             lose_create_answer: false,
             stopped_tasks: Vec::new(),
             extra_task_set: None,
+            deny_create: false,
         }
     }
 }
@@ -645,6 +648,11 @@ fn codedeploy(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
                 ),
             }
         }
+        Some("CreateDeployment") if script.deny_create => Resp::aws_json_error(
+            400,
+            "AccessDeniedException",
+            "User: arn:aws:sts::123456789012:assumed-role/deploy/bitbucket-web-app-42 is not authorized to perform: codedeploy:CreateDeployment on resource: arn:aws:codedeploy:eu-west-1:123456789012:deploymentgroup:AppECS-prod-web/DgpECS-prod-web because no identity-based policy allows the codedeploy:CreateDeployment action",
+        ),
         Some("CreateDeployment") => {
             let mut s = lock(state);
             let finished = matches!(
