@@ -131,7 +131,12 @@ async fn candidates(
         }
         (application, _) => {
             let applications = match application {
-                Some(one) => vec![one.clone()],
+                Some(one) => {
+                    report.step(&format!(
+                        "Finding the CodeDeploy deployment group in application {one} (CODEDEPLOY_APPLICATION)"
+                    ));
+                    vec![one.clone()]
+                }
                 None => {
                     report.step("Finding the CodeDeploy deployment group (CODEDEPLOY_DEPLOYMENT_GROUP is not set)");
                     cd.ecs_applications().await.map_err(read_failed)?
