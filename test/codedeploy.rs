@@ -591,3 +591,16 @@ fn a_refused_create_deployment_says_what_changed_and_which_statement_is_missing(
         .assert_contains("AccessDeniedException")
         .assert_contains("the service was already updated");
 }
+
+#[test]
+fn codedeploy_application_alone_limits_the_search_to_it() {
+    let fake = CodeDeployFake::start(Script::new(full_lifecycle()));
+    deploy_web(&fake)
+        .env("CODEDEPLOY_APPLICATION", "AppECS-prod-web")
+        .run()
+        .assert_success()
+        .assert_contains("Finding the CodeDeploy deployment group in application AppECS-prod-web (CODEDEPLOY_APPLICATION)");
+    assert_eq!(count(&fake, "ListApplications"), 0);
+    assert_eq!(count(&fake, "ListDeploymentGroups"), 1);
+    assert_eq!(count(&fake, "BatchGetDeploymentGroups"), 1);
+}
