@@ -367,13 +367,13 @@ pub const NO_COLOR: Var = Var::new("NO_COLOR", Text, "-", "turns colour off").ad
 pub const CODEDEPLOY_APPLICATION: Var = Var::new(
     "CODEDEPLOY_APPLICATION",
     Text,
-    "found",
+    "found by search",
     "CodeDeploy application of a CODE_DEPLOY service's deployment group; alone, limits the search to it",
 );
 pub const CODEDEPLOY_DEPLOYMENT_GROUP: Var = Var::new(
     "CODEDEPLOY_DEPLOYMENT_GROUP",
     Text,
-    "found",
+    "found by search",
     "the deployment group (with CODEDEPLOY_APPLICATION); skips the search",
 );
 pub const CODEDEPLOY_HOOKS: Var = Var::new(
