@@ -3,6 +3,9 @@
 
 use futures_util::StreamExt;
 
+use crate::blue_green::{self, Target};
+use crate::codedeploy::{CodeDeploy, Group};
+use crate::codedeploy_verdict::console_link as codedeploy_link;
 use crate::config::{AUDIT_TAG_PREFIX, Config};
 use crate::ecs::{Ecs, Lookup};
 use crate::error::{AwsError, Changed, Error};
@@ -27,8 +30,10 @@ pub struct Updated {
     pub target: String,
     /// The revision it ran before.
     pub previous: String,
-    /// The deployment UpdateService started (`ecs-svc/…`).
+    /// The deployment UpdateService started (`ecs-svc/…`), or CodeDeploy's (`d-…`).
     pub deployment_id: String,
+    /// The deployment group, when CodeDeploy deploys the service.
+    pub code_deploy: Option<Group>,
 }
 
 /// Registers every revision of the plan, in order; returns their ARNs by plan index.
@@ -134,8 +139,12 @@ pub async fn update(
     registered: &[String],
     report: &Reporter,
 ) -> Result<Vec<Updated>, Error> {
-    announce_update(config, plan, registered, report);
-    let mut calls = futures_util::stream::iter(plan.services.iter().map(|s| {
+    let ecs_services: Vec<&ServicePlan> = plan.services.iter().filter(|s| !s.code_deploy).collect();
+    if ecs_services.is_empty() {
+        return Ok(Vec::new());
+    }
+    announce_update(config, &ecs_services, registered, report);
+    let mut calls = futures_util::stream::iter(ecs_services.into_iter().map(|s| {
         let target = target_of(s, registered);
         let new_revision = s.revision.is_some().then(|| target.clone());
         async move {
@@ -204,22 +213,27 @@ fn epoch_now() -> f64 {
 }
 
 /// The step line, and what besides the revision changes.
-fn announce_update(config: &Config, plan: &Plan, registered: &[String], report: &Reporter) {
-    let several = plan.services.len() > 1;
-    if let [only] = plan.services.as_slice() {
+fn announce_update(
+    config: &Config,
+    services: &[&ServicePlan],
+    registered: &[String],
+    report: &Reporter,
+) {
+    let several = services.len() > 1;
+    if let [only] = services {
         report.step(&format!(
             "Updating service {} to {}",
             only.name,
             revision_name(&target_of(only, registered))
         ));
     } else {
-        report.step(&format!("Updating {} services", plan.services.len()));
+        report.step(&format!("Updating {} services", services.len()));
     }
     if config.change.force_new_deployment {
         report.detail("forcing a new deployment (FORCE_NEW_DEPLOYMENT)");
     }
     if let Some(n) = config.change.desired_count {
-        for s in &plan.services {
+        for s in services {
             if several {
                 report.detail(&format!(
                     "{}: desired count {} → {n}",
@@ -262,6 +276,7 @@ fn started(
         target,
         previous: s.current.clone(),
         deployment_id,
+        code_deploy: None,
     }
 }
 
@@ -409,6 +424,103 @@ async fn settle_lost_update(
             applied: None,
         }),
     }
+}
+
+/// (repository, commit, build number): what a CodeDeploy deployment's description names.
+pub fn build_of(config: &Config) -> (Option<&str>, Option<&str>, Option<&str>) {
+    let ctx = &config.context;
+    (
+        ctx.repo_full_name.as_deref(),
+        ctx.commit.as_deref(),
+        ctx.build_number.as_deref(),
+    )
+}
+
+/// Starts a CodeDeploy deployment of every CODE_DEPLOY service of the plan (after
+/// `DESIRED_COUNT` through an UpdateService without a task definition, which ECS allows).
+/// `already` are the services updated before, for the error's account of what changed.
+#[allow(clippy::too_many_arguments)]
+pub async fn start_code_deploys(
+    ecs: &Ecs,
+    cd: Option<&CodeDeploy>,
+    config: &Config,
+    plan: &Plan,
+    registered: &[String],
+    targets: &[Target],
+    already: &[Updated],
+    report: &Reporter,
+) -> Result<Vec<Updated>, Error> {
+    let several = plan.services.len() > 1;
+    let mut started: Vec<Updated> = Vec::new();
+    for s in plan.services.iter().filter(|s| s.code_deploy) {
+        let (Some(cd), Some(target)) = (cd, targets.iter().find(|t| t.service == s.name)) else {
+            continue;
+        };
+        let revision = target_of(s, registered);
+        report.step(&format!(
+            "Deploying {} to service {} through CodeDeploy ({})",
+            revision_name(&revision),
+            s.name,
+            target.group.label()
+        ));
+        let fail = |started: &[Updated], err: crate::error::AwsError| {
+            let mut done: Vec<Updated> = already.to_vec();
+            done.extend(started.iter().cloned());
+            update_failed(plan, registered, &done, s, Settled::Definite(err))
+        };
+        let mut live = target.live.clone();
+        if let Some(n) = config.change.desired_count {
+            report.detail(&format!("desired count {} → {n}", s.desired_count));
+            live = ecs
+                .update_service(&config.target.cluster, &s.name, None, false, Some(n))
+                .await
+                .map_err(|err| fail(&started, err))?;
+        }
+        let (_, body) =
+            blue_green::request(target, &revision, &config.code_deploy, build_of(config))?;
+        let id = blue_green::create(cd, &body, report).await.map_err(|err| {
+            let step = format!("starting the CodeDeploy deployment of {}", s.name);
+            match (fail(&started, err), config.change.desired_count) {
+                // The desired count did change, so this service counts as updated.
+                (Error::Aws { err, changed, .. }, Some(n)) => {
+                    let mut services = match changed {
+                        Changed::Services(services) => services,
+                        _ => Vec::new(),
+                    };
+                    services.push(format!(
+                        "{} (desired count {n}, no CodeDeploy deployment)",
+                        s.name
+                    ));
+                    Error::Aws {
+                        step,
+                        err,
+                        changed: Changed::Services(services),
+                    }
+                }
+                (Error::Aws { err, changed, .. }, None) => Error::Aws { step, err, changed },
+                (other, _) => other,
+            }
+        })?;
+        if several {
+            report.detail(&format!(
+                "{} → {}: CodeDeploy deployment {id} started",
+                s.name,
+                revision_name(&revision)
+            ));
+        } else {
+            report.detail(&format!("CodeDeploy deployment {id} started"));
+        }
+        report.detail(&codedeploy_link(&config.target.region, &id));
+        started.push(Updated {
+            name: s.name.clone(),
+            service: live,
+            target: revision,
+            previous: s.current.clone(),
+            deployment_id: id,
+            code_deploy: Some(target.group.clone()),
+        });
+    }
+    Ok(started)
 }
 
 fn update_failed(

@@ -171,6 +171,26 @@ pub fn scheduler_client(
     aws_sdk_scheduler::Client::from_conf(builder.build())
 }
 
+/// A CodeDeploy client for `region` (the cluster's), built only when a service uses the
+/// CODE_DEPLOY deployment controller.
+pub fn codedeploy_client(
+    region: &str,
+    endpoint: Option<&str>,
+    credentials: SharedCredentialsProvider,
+) -> aws_sdk_codedeploy::Client {
+    let mut builder = aws_sdk_codedeploy::Config::builder()
+        .behavior_version(aws_sdk_codedeploy::config::BehaviorVersion::latest())
+        .region(aws_sdk_codedeploy::config::Region::new(region.to_string()))
+        .http_client(http_client())
+        .credentials_provider(credentials)
+        .retry_config(retry_config())
+        .timeout_config(timeout_config());
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint_url(endpoint);
+    }
+    aws_sdk_codedeploy::Client::from_conf(builder.build())
+}
+
 /// An STS client with no credentials at all: AssumeRoleWithWebIdentity is an unsigned call,
 /// authorised by the token alone.
 pub fn sts_client(region: &str, endpoint: Option<&str>) -> aws_sdk_sts::Client {

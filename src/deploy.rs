@@ -12,7 +12,10 @@ use serde_json::Value;
 use crate::apply::{self, Updated, console_link};
 use crate::auth;
 use crate::aws;
+use crate::blue_green::{self, Deployer, Following, Target};
 use crate::cleanup;
+use crate::codedeploy::CodeDeploy;
+use crate::codedeploy_verdict::console_link as codedeploy_link;
 use crate::config::Config;
 use crate::diagnose;
 use crate::ecr;
@@ -65,28 +68,37 @@ pub async fn deploy(
     );
     let (services, sources) = read?;
     for (service, live) in record.services.iter_mut().zip(&services) {
-        service.previous_task_definition_arn = Some(live.task_definition.clone());
+        service.previous_task_definition_arn = Some(live.primary_revision().to_string());
     }
+    let code_deploy = code_deploy_targets(config, &services, credentials.clone(), report).await?;
     let plan = plan::build(config, &services, &sources)?;
     show_plan(config, &plan, lookups, report, record)?;
 
     if config.dry_run {
-        let line = dry_run(config, &plan, report, record);
+        let line = dry_run(config, &plan, &code_deploy.targets, report, record)?;
         dry_run_scheduled_tasks(config, &credentials, &services, &plan, report, record).await?;
         return Ok(line);
     }
 
-    let (registered, updated) =
-        change(&ecs, &logs, config, &plan, &sources, report, record).await?;
+    let (registered, updated) = change(
+        &ecs,
+        &logs,
+        config,
+        (&plan, &code_deploy),
+        &sources,
+        report,
+        record,
+    )
+    .await?;
 
     if !config.wait.enabled {
         tag_services(&ecs, config, &updated, report).await;
         return Ok(started_line(&updated));
     }
 
-    let mut watches = watch(&updated, &services);
+    let mut watches = watch(config, &updated, &services);
     report.step(&waiting_line(config, &watches));
-    let settings = follow_settings(config, &plan, &registered);
+    let settings = follow_settings(config, &plan, &registered, code_deploy.client.clone());
     follow::follow(&ecs, &logs, &settings, &mut watches, report).await?;
     record_outcomes(&watches, record);
 
@@ -132,7 +144,7 @@ async fn change(
     ecs: &Ecs,
     logs: &LogReaders,
     config: &Config,
-    plan: &Plan,
+    (plan, code_deploy): (&Plan, &Deployer),
     sources: &HashMap<String, Value>,
     report: &Reporter,
     record: &mut Record,
@@ -149,14 +161,61 @@ async fn change(
         };
         run_pre_deploy(ecs, logs, config, pre, &parts, report, record).await?;
     }
-    let updated = apply::update(ecs, config, plan, &registered, report).await?;
-    for u in &updated {
-        if let Some(service) = record.service_mut(&u.name) {
-            service.deployment_id = Some(u.deployment_id.clone());
-            service.verdict = "started".into();
-        }
-    }
+    let updated = update_all(ecs, config, plan, &registered, code_deploy, report).await?;
+    record_started(&updated, record);
     Ok((registered, updated))
+}
+
+/// The CodeDeploy client and the deployment group of every CODE_DEPLOY service, found
+/// before anything changes; with no such service, neither. Also checks that each one's
+/// AppSpec can be made, so a service without a load balancer is refused here.
+async fn code_deploy_targets(
+    config: &Config,
+    services: &[crate::rollout::Service],
+    credentials: SharedCredentialsProvider,
+    report: &Reporter,
+) -> Result<Deployer, Error> {
+    if !services
+        .iter()
+        .any(crate::rollout::Service::uses_code_deploy)
+    {
+        if config.code_deploy != blue_green::Options::default() {
+            report.warn("the CODEDEPLOY_* variables are set, but no service uses the CODE_DEPLOY deployment controller; they are ignored");
+        }
+        return Ok(Deployer::default());
+    }
+    let cd = CodeDeploy::new(aws::codedeploy_client(
+        &config.target.region,
+        config.credentials.endpoints.codedeploy.as_deref(),
+        credentials,
+    ));
+    let named: Vec<(&str, &crate::rollout::Service)> = config
+        .target
+        .services
+        .iter()
+        .map(String::as_str)
+        .zip(services)
+        .collect();
+    let targets = blue_green::find_groups(
+        &cd,
+        &config.target.cluster,
+        &named,
+        &config.code_deploy,
+        report,
+    )
+    .await?;
+    for target in &targets {
+        blue_green::request(
+            target,
+            target.live.primary_revision(),
+            &config.code_deploy,
+            (None, None, None),
+        )?;
+    }
+    Ok(Deployer {
+        client: Some(cd),
+        targets,
+    })
 }
 
 /// What the pre-deploy task is made of: the plan, the ARNs registered, and the task
@@ -282,7 +341,13 @@ fn show_plan(
 }
 
 /// `DRY_RUN`: show each new revision as a diff and the calls a deploy would make, change nothing.
-fn dry_run(config: &Config, plan: &Plan, report: &Reporter, record: &mut Record) -> String {
+fn dry_run(
+    config: &Config,
+    plan: &Plan,
+    targets: &[Target],
+    report: &Reporter,
+    record: &mut Record,
+) -> Result<String, Error> {
     report.step("Dry run: what a deploy would change (DRY_RUN is true)");
     let mut calls = show_revisions(plan, report);
     if let Some(pre) = &plan.pre_deploy {
@@ -292,7 +357,7 @@ fn dry_run(config: &Config, plan: &Plan, report: &Reporter, record: &mut Record)
             ..pre_deploy::TaskRecord::default()
         });
     }
-    calls.extend(update_calls(config, plan));
+    let code_deploy_lines = update_calls(config, plan, targets, &mut calls)?;
     if config.wait.enabled {
         calls.push(format!(
             "then follow the deployment{} (timeout {})",
@@ -304,15 +369,18 @@ fn dry_run(config: &Config, plan: &Plan, report: &Reporter, record: &mut Record)
     for call in &calls {
         report.detail(&format!("  {call}"));
     }
+    for line in &code_deploy_lines {
+        report.detail(line);
+    }
     record.verdict = "dry-run".into();
     for service in &mut record.services {
         service.verdict = "dry-run".into();
     }
-    format!(
+    Ok(format!(
         "Dry run of {} in {}: nothing was changed in AWS",
         config.target.services.join(", "),
         config.target.cluster
-    )
+    ))
 }
 
 /// Shows each new revision as a diff against the one it is made from; returns the register
@@ -372,35 +440,87 @@ fn pre_deploy_call(config: &Config, plan: &Plan, pre: &PreDeployPlan) -> String 
 }
 
 /// The UpdateService call for each service.
-fn update_calls(config: &Config, plan: &Plan) -> Vec<String> {
-    let mut calls = Vec::new();
+/// The calls for each service, added to `calls`: an UpdateService, or for a service that
+/// CodeDeploy deploys its calls; returns the AppSpec and CreateDeployment lines of those.
+fn update_calls(
+    config: &Config,
+    plan: &Plan,
+    targets: &[Target],
+    calls: &mut Vec<String>,
+) -> Result<Vec<String>, Error> {
+    let mut code_deploy_lines = Vec::new();
     for service in &plan.services {
-        let mut update = format!(
-            "ecs:UpdateService cluster {} service {}",
-            config.target.cluster, service.name
-        );
-        if let Some(revision) = plan.revision_of(service) {
-            if plan.revisions.len() > 1 {
-                update.push_str(&format!(
-                    " taskDefinition=<the new revision of {}>",
-                    revision.task_definition.family()
-                ));
-            } else {
-                update.push_str(" taskDefinition=<the new revision>");
-            }
+        if let Some(target) = targets.iter().find(|t| t.service == service.name) {
+            code_deploy_lines.extend(dry_run_code_deploy(config, plan, service, target, calls)?);
+            continue;
         }
-        if config.change.force_new_deployment {
-            update.push_str(" forceNewDeployment=true");
-        }
-        if let Some(n) = config.change.desired_count {
-            update.push_str(&format!(" desiredCount={n}"));
-        }
-        calls.push(update);
+        calls.push(update_call(config, plan, service));
     }
-    calls
+    Ok(code_deploy_lines)
 }
 
-fn watch(updated: &[Updated], services: &[crate::rollout::Service]) -> Vec<Watch> {
+/// `DRY_RUN`: the UpdateService call a deploy would make for an ECS service.
+fn update_call(config: &Config, plan: &Plan, service: &plan::ServicePlan) -> String {
+    let mut update = format!(
+        "ecs:UpdateService cluster {} service {}",
+        config.target.cluster, service.name
+    );
+    if let Some(revision) = plan.revision_of(service) {
+        if plan.revisions.len() > 1 {
+            update.push_str(&format!(
+                " taskDefinition=<the new revision of {}>",
+                revision.task_definition.family()
+            ));
+        } else {
+            update.push_str(" taskDefinition=<the new revision>");
+        }
+    }
+    if config.change.force_new_deployment {
+        update.push_str(" forceNewDeployment=true");
+    }
+    if let Some(n) = config.change.desired_count {
+        update.push_str(&format!(" desiredCount={n}"));
+    }
+    update
+}
+
+/// `DRY_RUN` for a service that CodeDeploy deploys: its calls (added to `calls`), and the
+/// AppSpec and CreateDeployment request, as lines.
+fn dry_run_code_deploy(
+    config: &Config,
+    plan: &Plan,
+    service: &plan::ServicePlan,
+    target: &Target,
+    calls: &mut Vec<String>,
+) -> Result<Vec<String>, Error> {
+    let revision = match plan.revision_of(service) {
+        Some(revision) => format!(
+            "<the new revision of {}>",
+            revision.task_definition.family()
+        ),
+        None => service.current.clone(),
+    };
+    if let Some(n) = config.change.desired_count {
+        calls.push(format!(
+            "ecs:UpdateService cluster {} service {} desiredCount={n} (no task definition: CodeDeploy deploys the service)",
+            config.target.cluster, service.name
+        ));
+    }
+    let (spec, body) = blue_green::request(
+        target,
+        &revision,
+        &config.code_deploy,
+        apply::build_of(config),
+    )?;
+    calls.push(format!(
+        "codedeploy:CreateDeployment {} for service {} (AppSpec and request below)",
+        target.group.label(),
+        service.name
+    ));
+    Ok(blue_green::dry_run_lines(&spec, &body))
+}
+
+fn watch(config: &Config, updated: &[Updated], services: &[crate::rollout::Service]) -> Vec<Watch> {
     let several = updated.len() > 1;
     updated
         .iter()
@@ -409,7 +529,7 @@ fn watch(updated: &[Updated], services: &[crate::rollout::Service]) -> Vec<Watch
                 .iter()
                 .find(|s| short(&s.service_name) == short(&u.name) || s.service_arn == u.name)
                 .map_or(&[][..], |s| s.events.as_slice());
-            Watch::new(
+            let mut watch = Watch::new(
                 &u.name,
                 Tracked {
                     deployment_id: u.deployment_id.clone(),
@@ -419,14 +539,29 @@ fn watch(updated: &[Updated], services: &[crate::rollout::Service]) -> Vec<Watch
                 u.service.current_service_deployment.clone(),
                 known,
                 several,
-            )
+            );
+            if u.code_deploy.is_some() {
+                watch.code_deploy = Some(Following::new(
+                    &u.deployment_id,
+                    &config.target.cluster,
+                    &u.name,
+                    &config.target.region,
+                ));
+            }
+            watch
         })
         .collect()
 }
 
 /// The follow loop's settings; `registered` are the ARNs of `plan`'s revisions, whose
-/// container definitions the failure report reads.
-fn follow_settings(config: &Config, plan: &Plan, registered: &[String]) -> follow::Settings {
+/// container definitions the failure report reads; `codedeploy` follows CodeDeploy's
+/// deployments.
+fn follow_settings(
+    config: &Config,
+    plan: &Plan,
+    registered: &[String],
+    codedeploy: Option<CodeDeploy>,
+) -> follow::Settings {
     // The new revisions as registered: where their containers log, for a failure report.
     let task_definitions = plan
         .revisions
@@ -441,6 +576,7 @@ fn follow_settings(config: &Config, plan: &Plan, registered: &[String]) -> follo
         heartbeat: config.wait.heartbeat,
         log_lines: config.wait.log_lines,
         task_definitions,
+        codedeploy,
     }
 }
 
@@ -488,6 +624,14 @@ fn success_line(
                 Some(Outcome::Succeeded { deployment_id }) => deployment_id.as_str(),
                 _ => u.deployment_id.as_str(),
             };
+            if u.code_deploy.is_some() {
+                return format!(
+                    "Deployed {} to service {} in cluster {cluster} ({elapsed} in all); CodeDeploy deployment {id} has moved all production traffic: {}",
+                    revision_name(&u.target),
+                    short(&u.name),
+                    codedeploy_link(&config.target.region, id)
+                );
+            }
             format!(
                 "Deployed {} to service {} in cluster {cluster} ({elapsed} in all); {id} is complete: {}",
                 revision_name(&u.target),
@@ -514,6 +658,37 @@ fn success_line(
                     .collect::<Vec<_>>()
                     .join("; ")
             )
+        }
+    }
+}
+
+/// Updates the ECS services, then starts the CodeDeploy deployments of the CODE_DEPLOY ones.
+async fn update_all(
+    ecs: &Ecs,
+    config: &Config,
+    plan: &Plan,
+    registered: &[String],
+    code_deploy: &Deployer,
+    report: &Reporter,
+) -> Result<Vec<Updated>, Error> {
+    let mut updated = apply::update(ecs, config, plan, registered, report).await?;
+    let (cd, targets) = (code_deploy.client.as_ref(), &code_deploy.targets);
+    let started =
+        apply::start_code_deploys(ecs, cd, config, plan, registered, targets, &updated, report)
+            .await?;
+    updated.extend(started);
+    Ok(updated)
+}
+
+fn record_started(updated: &[Updated], record: &mut Record) {
+    for u in updated {
+        if let Some(service) = record.service_mut(&u.name) {
+            service.deployment_id = Some(u.deployment_id.clone());
+            service.code_deploy = u
+                .code_deploy
+                .as_ref()
+                .map(|g| (g.application_name.clone(), g.deployment_group_name.clone()));
+            service.verdict = "started".into();
         }
     }
 }

@@ -337,6 +337,9 @@ pub fn access_denied_hints(err: &AwsError) -> Vec<String> {
         ));
     }
     hints.push("`ecs-oidc-deploy --print-iam-policy` (or PRINT_IAM_POLICY: 'true') prints the complete policy this deploy needs".into());
+    if action.starts_with("codedeploy:") {
+        hints.push("the printed policy has the CodeDeploy statements when CODEDEPLOY_APPLICATION (and CODEDEPLOY_DEPLOYMENT_GROUP) are set for it".into());
+    }
     hints
 }
 
@@ -406,15 +409,30 @@ pub enum Error {
         status: String,
     },
 
-    /// The service's deployments are run by CodeDeploy or an external controller.
+    /// The service's deployments are run by an external controller.
     #[error(
         "service {service:?} uses the {controller} deployment controller, which this pipe does not drive; nothing was changed in AWS"
     )]
     UnsupportedController {
         /// The service.
         service: String,
-        /// `CODE_DEPLOY` or `EXTERNAL`.
+        /// `EXTERNAL`.
         controller: String,
+    },
+
+    /// A CODE_DEPLOY service has no usable deployment group, or no AppSpec can be made for it.
+    #[error(
+        "service {service:?} cannot be deployed through CodeDeploy: {problem}; nothing was changed in AWS"
+    )]
+    CodeDeploy {
+        /// The service (or services), as configured.
+        service: String,
+        /// What is wrong.
+        problem: String,
+        /// What was looked at (the deployment groups searched).
+        details: Vec<String>,
+        /// What to do about it.
+        hints: Vec<String>,
     },
 
     /// The task definition (file or live revision) cannot be used.
@@ -637,7 +655,8 @@ impl Error {
             Self::Rollout { details, .. }
             | Self::Rollouts { details, .. }
             | Self::PreDeploy { details, .. }
-            | Self::ScheduledTasks { details, .. } => details.clone(),
+            | Self::ScheduledTasks { details, .. }
+            | Self::CodeDeploy { details, .. } => details.clone(),
             Self::AssumeRole { err, details, .. } => details
                 .iter()
                 .cloned()
@@ -672,9 +691,6 @@ impl Error {
                 "check SERVICE_NAME, CLUSTER_NAME and AWS_DEFAULT_REGION; this pipe updates an existing service and does not create one".into(),
             ],
             Self::ServiceNotActive { .. } => vec!["a DRAINING or INACTIVE service is being deleted; recreate it first".into()],
-            Self::UnsupportedController { controller, .. } if controller == "CODE_DEPLOY" => vec![
-                "deploy CODE_DEPLOY services with CodeDeploy (for example the atlassian/aws-code-deploy pipe), or switch the service to ECS native blue/green deployments".into(),
-            ],
             Self::UnsupportedController { .. } => vec![
                 "EXTERNAL services deploy through task sets (CreateTaskSet, UpdateServicePrimaryTaskSet), which this pipe does not manage".into(),
             ],
@@ -715,7 +731,8 @@ impl Error {
             Self::Rollout { hints, .. }
             | Self::Rollouts { hints, .. }
             | Self::PreDeploy { hints, .. }
-            | Self::ScheduledTasks { hints, .. } => hints.clone(),
+            | Self::ScheduledTasks { hints, .. }
+            | Self::CodeDeploy { hints, .. } => hints.clone(),
             Self::Interrupted { .. } => vec!["look at the service's Deployments tab in the ECS console for the outcome".into()],
         }
     }

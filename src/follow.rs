@@ -16,6 +16,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+use crate::blue_green::{self, Following, Polled};
+use crate::codedeploy::CodeDeploy;
 use crate::diagnose;
 use crate::ecs::{DESCRIBE_SERVICES_MAX, Ecs, Lookup};
 use crate::error::{AwsError, Changed, Error};
@@ -44,6 +46,8 @@ pub struct Settings {
     /// Task definitions the deploy already holds, by ARN (each new revision's register
     /// request), so a failure report need not describe them again.
     pub task_definitions: HashMap<String, Value>,
+    /// The CodeDeploy client, when a service's deployment is CodeDeploy's.
+    pub codedeploy: Option<CodeDeploy>,
 }
 
 /// How one followed deployment ended.
@@ -85,6 +89,9 @@ pub struct Watch {
     last: Option<Service>,
     /// `[web] ` with several services, empty with one.
     label: String,
+    /// The CodeDeploy deployment, for a CODE_DEPLOY service: it is judged on CodeDeploy's
+    /// answers instead of `deployments[]`.
+    pub code_deploy: Option<Following>,
     /// Set once the deployment has a verdict.
     pub outcome: Option<Outcome>,
 }
@@ -113,12 +120,16 @@ impl Watch {
             } else {
                 String::new()
             },
+            code_deploy: None,
             outcome: None,
         }
     }
 
     /// Where the deployment stands, from the last poll.
     pub fn state(&self) -> String {
+        if let Some(following) = &self.code_deploy {
+            return following.state.clone();
+        }
         self.last.as_ref().map_or_else(
             || {
                 format!(
@@ -379,6 +390,9 @@ async fn observe(
     for event in watch.events.fresh(&service.events) {
         report.event(&format!("{}{}", watch.label, event.message));
     }
+    if watch.code_deploy.is_some() {
+        return observe_code_deploy(ecs, logs, settings, watch, service, report).await;
+    }
     let mut verdict = if service.uses_service_deployments() {
         service_deployment_verdict(ecs, &service, watch, report).await?
     } else {
@@ -420,6 +434,57 @@ async fn observe(
             watch.outcome = Some(Outcome::Failed(report));
         }
         Verdict::InProgress | Verdict::Superseded { .. } => {}
+    }
+    watch.last = Some(service);
+    Ok(())
+}
+
+/// One poll of a CodeDeploy deployment: CodeDeploy judges, the ECS service says what runs.
+async fn observe_code_deploy(
+    ecs: &Ecs,
+    logs: &LogReaders,
+    settings: &Settings,
+    watch: &mut Watch,
+    service: Service,
+    report: &Reporter,
+) -> Result<(), AwsError> {
+    let Some(following) = watch.code_deploy.as_mut() else {
+        return Ok(());
+    };
+    let Some(cd) = &settings.codedeploy else {
+        return Err(AwsError::plain(
+            "codedeploy:GetDeployment",
+            "the pipe has no CodeDeploy client to follow the deployment with",
+        ));
+    };
+    let polled = blue_green::observe(
+        cd,
+        following,
+        &service,
+        &watch.tracked.task_definition,
+        &watch.label,
+        report,
+    )
+    .await?;
+    match polled {
+        Polled::Waiting => {}
+        Polled::Succeeded => {
+            watch.outcome = Some(Outcome::Succeeded {
+                deployment_id: watch.tracked.deployment_id.clone(),
+            });
+        }
+        Polled::Failed {
+            verdict,
+            mut details,
+            hints,
+        } => {
+            details.extend(stopped_task_lines(ecs, logs, settings, watch).await);
+            watch.outcome = Some(Outcome::Failed(Report {
+                verdict,
+                details,
+                hints,
+            }));
+        }
     }
     watch.last = Some(service);
     Ok(())
@@ -561,6 +626,22 @@ fn lost(err: AwsError, watches: &[Watch]) -> Error {
 
 async fn timed_out(ecs: &Ecs, logs: &LogReaders, settings: &Settings, watch: &Watch) -> Report {
     let mut details = Vec::new();
+    if let Some(following) = &watch.code_deploy {
+        details.push(format!("state: {}", following.state));
+        details.extend(stopped_task_lines(ecs, logs, settings, watch).await);
+        return Report {
+            verdict: format!(
+                "timed out after {} waiting for CodeDeploy deployment {} of {}; CodeDeploy keeps going, so the service may still change",
+                human(settings.timeout),
+                following.deployment_id,
+                revision_name(&watch.tracked.task_definition)
+            ),
+            details,
+            hints: vec![
+                "raise WAIT_TIMEOUT if the deployment needs longer (hooks, a linear or canary configuration, a Ready wait); ROLLBACK_ON_FAILURE: 'true' stops it with a rollback at the timeout".into(),
+            ],
+        };
+    }
     if let Some(service) = &watch.last {
         details.push(format!(
             "state: {}",
@@ -595,12 +676,20 @@ async fn stopped_task_lines(
     settings: &Settings,
     watch: &Watch,
 ) -> Vec<String> {
+    // Tasks of a CodeDeploy replacement task set are started by the task set's id.
+    let started_by = match &watch.code_deploy {
+        Some(following) => match &following.replacement_task_set {
+            Some(id) => id.as_str(),
+            None => return Vec::new(),
+        },
+        None => watch.tracked.deployment_id.as_str(),
+    };
     diagnose::stopped_tasks(
         ecs,
         logs,
         &settings.cluster,
         &watch.name,
-        &watch.tracked.deployment_id,
+        started_by,
         &settings.task_definitions,
         settings.log_lines,
     )

@@ -6,25 +6,33 @@
 //!    section per concern, reporting all problems at once;
 //! 2. [`auth`]: exchange `BITBUCKET_STEP_OIDC_TOKEN` for STS credentials (or use static keys);
 //! 3. [`read`]: read the services and the task definitions they run; [`ecr`]: check the images;
+//!    [`blue_green`]: find the CodeDeploy deployment group of each `CODE_DEPLOY` service;
 //! 4. [`plan`] (pure): the new revisions (each identical to its source but for the images,
 //!    see [`task_def`]) and which service moves to which;
 //! 5. [`apply`]: register the revisions, run `PRE_DEPLOY_COMMAND` ([`pre_deploy`]), and
-//!    update every service in one call each;
-//! 6. [`follow`] + [`rollout`] (pure): follow every deployment to a verdict;
+//!    update every service in one call each, or start its CodeDeploy deployment with the
+//!    AppSpec generated from the service ([`appspec`]);
+//! 6. [`follow`] + [`rollout`] / [`codedeploy_verdict`] (pure): follow every deployment to a
+//!    verdict;
 //! 7. [`diagnose`]: on a failure, why the tasks stopped and what their containers logged
 //!    ([`logs`]);
 //! 8. [`retarget`]: after a verified deploy, move the EventBridge rules and Scheduler
 //!    schedules pinned to the old revision (`UPDATE_SCHEDULED_TASKS`; [`scheduled`] decides).
 //!
-//! Decisions ([`config`], [`plan`], [`task_def`], [`rollout`], [`image`], [`policy`],
-//! [`scheduled`]) never call AWS and are tested without a network; only [`auth`], [`ecs`],
-//! [`ecr`], [`logs`] and [`eventbridge`] name SDK operations.
+//! Decisions ([`config`], [`plan`], [`task_def`], [`rollout`], [`appspec`],
+//! [`codedeploy_verdict`], [`image`], [`policy`], [`scheduled`]) never call AWS and are tested
+//! without a network; only [`auth`], [`ecs`], [`ecr`], [`codedeploy`], [`logs`] and
+//! [`eventbridge`] name SDK operations.
 
 pub mod apply;
+pub mod appspec;
 pub mod auth;
 pub mod aws;
+pub mod blue_green;
 pub mod claims;
 pub mod cleanup;
+pub mod codedeploy;
+pub mod codedeploy_verdict;
 pub mod config;
 pub mod deploy;
 pub mod diagnose;

@@ -72,8 +72,10 @@ pub struct ServiceRecord {
     pub task_definition_arn: Option<String>,
     /// The revision it ran before.
     pub previous_task_definition_arn: Option<String>,
-    /// The deployment started.
+    /// The deployment started: ECS's `ecs-svc/…`, or CodeDeploy's `d-…`.
     pub deployment_id: Option<String>,
+    /// (application, deployment group) when CodeDeploy deployed the service.
+    pub code_deploy: Option<(String, String)>,
     /// `succeeded`, `started`, `failed`, `timed-out`, `not-updated` or `dry-run`.
     pub verdict: String,
     /// Why, when it did not succeed.
@@ -81,6 +83,18 @@ pub struct ServiceRecord {
 }
 
 impl ServiceRecord {
+    /// `{"application", "deploymentGroup", "deploymentId"}` for a CodeDeploy deployment.
+    fn code_deploy_json(&self) -> Value {
+        match &self.code_deploy {
+            Some((application, group)) => json!({
+                "application": application,
+                "deploymentGroup": group,
+                "deploymentId": self.deployment_id,
+            }),
+            None => Value::Null,
+        }
+    }
+
     /// A service nothing has happened to yet.
     pub fn new(service: &str) -> Self {
         Self {
@@ -95,6 +109,7 @@ impl ServiceRecord {
             "taskDefinitionArn": self.task_definition_arn,
             "previousTaskDefinitionArn": self.previous_task_definition_arn,
             "deploymentId": self.deployment_id,
+            "codeDeploy": self.code_deploy_json(),
             "verdict": self.verdict,
             "message": self.message,
         })
@@ -127,6 +142,7 @@ impl Record {
             "taskDefinitionArn": single.and_then(|s| s.task_definition_arn.as_ref()),
             "previousTaskDefinitionArn": single.and_then(|s| s.previous_task_definition_arn.as_ref()),
             "deploymentId": single.and_then(|s| s.deployment_id.as_ref()),
+            "codeDeploy": single.map_or(Value::Null, ServiceRecord::code_deploy_json),
             "services": self.services.iter().map(ServiceRecord::to_json).collect::<Vec<_>>(),
             "images": self.images.iter().map(|(c, i, d)| json!({"container": c, "image": i, "digest": d})).collect::<Vec<_>>(),
             "durationSeconds": self.duration_seconds,
@@ -171,7 +187,15 @@ impl Record {
             ),
             (
                 "ECS_DEPLOY_DEPLOYMENT_ID".to_string(),
-                single.deployment_id.unwrap_or_default(),
+                single.deployment_id.clone().unwrap_or_default(),
+            ),
+            (
+                "ECS_DEPLOY_CODEDEPLOY_DEPLOYMENT_ID".to_string(),
+                if single.code_deploy.is_some() {
+                    single.deployment_id.clone().unwrap_or_default()
+                } else {
+                    String::new()
+                },
             ),
             (
                 "ECS_DEPLOY_DURATION_SECONDS".to_string(),

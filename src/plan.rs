@@ -63,6 +63,9 @@ pub struct ServicePlan {
     /// Index into [`Plan::revisions`], or `None` to restart the current revision
     /// (`FORCE_NEW_DEPLOYMENT` without a new image).
     pub revision: Option<usize>,
+    /// True when CodeDeploy deploys the service (`deploymentController` `CODE_DEPLOY`): it
+    /// moves through a CodeDeploy deployment, never an UpdateService with a task definition.
+    pub code_deploy: bool,
 }
 
 /// Everything a deploy will change.
@@ -130,7 +133,7 @@ pub fn build(
     };
     let mut index: HashMap<Source, usize> = HashMap::new();
     for (name, service) in config.target.services.iter().zip(services) {
-        let current = service.task_definition.clone();
+        let current = service.primary_revision().to_string();
         let revision = if new_revisions {
             let source = match &config.change.task_definition_file {
                 Some(file) => Source::File(file.display.clone()),
@@ -161,6 +164,7 @@ pub fn build(
             current,
             desired_count: service.desired_count,
             revision,
+            code_deploy: service.uses_code_deploy(),
         });
     }
     if changes_image {

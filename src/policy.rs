@@ -56,6 +56,7 @@ pub fn build(
         check_the_image_exists,
         pass_the_task_roles,
         show_logs_of_failed_tasks,
+        deploy_through_code_deploy,
     ];
     let mut statements = Vec::new();
     for capability in capabilities {
@@ -500,6 +501,77 @@ fn show_logs_of_failed_tasks(scope: &Scope, notes: &mut Vec<String>) -> Vec<Valu
         "Action": "logs:GetLogEvents",
         "Resource": groups,
     })]
+}
+
+/// CodeDeploy's part, when a `CODEDEPLOY_*` variable says a service is deployed by CodeDeploy
+/// (nothing else can tell without reading the service). `prefix` is
+/// `arn:<partition>:codedeploy:<region>:<account>`. CreateDeployment with AppSpec content
+/// also needs `RegisterApplicationRevision` on the application and `GetDeploymentConfig` on
+/// the configuration: the minimum AWS documents for its own deploy action
+/// (aws-actions/amazon-ecs-deploy-task-definition README, "AWS CodeDeploy Support").
+fn deploy_through_code_deploy(scope: &Scope, notes: &mut Vec<String>) -> Vec<Value> {
+    let options = &scope.config.code_deploy;
+    let prefix = format!(
+        "arn:{}:codedeploy:{}:{}",
+        scope.partition, scope.region, scope.account
+    );
+    if options.application.is_none()
+        && options.group.is_none()
+        && options.hooks.is_empty()
+        && options.deployment_config.is_none()
+    {
+        return Vec::new();
+    }
+    let application = options.application.as_deref().unwrap_or("*");
+    let group = options.group.as_deref().unwrap_or("*");
+    if options.group.is_none() {
+        notes.push("set CODEDEPLOY_APPLICATION and CODEDEPLOY_DEPLOYMENT_GROUP to limit the CodeDeploy statements to that group and drop the search for it".into());
+    }
+    let config_arn = format!(
+        "{prefix}:deploymentconfig:{}",
+        options.deployment_config.as_deref().unwrap_or("*")
+    );
+    let mut statements = vec![
+        json!({
+            "Sid": "DeployThroughCodeDeploy",
+            "Effect": "Allow",
+            "Action": [
+                "codedeploy:CreateDeployment",
+                "codedeploy:GetDeployment",
+                "codedeploy:GetDeploymentTarget",
+                "codedeploy:StopDeployment",
+                "codedeploy:ListDeployments",
+                "codedeploy:GetDeploymentGroup",
+            ],
+            "Resource": format!("{prefix}:deploymentgroup:{application}/{group}"),
+        }),
+        json!({
+            "Sid": "RegisterTheAppSpecRevision",
+            "Effect": "Allow",
+            "Action": "codedeploy:RegisterApplicationRevision",
+            "Resource": format!("{prefix}:application:{application}"),
+        }),
+        json!({
+            "Sid": "ReadTheDeploymentConfig",
+            "Effect": "Allow",
+            "Action": "codedeploy:GetDeploymentConfig",
+            "Resource": config_arn,
+        }),
+    ];
+    if options.group.is_none() {
+        statements.push(json!({
+            "Sid": "FindTheDeploymentGroup",
+            "Effect": "Allow",
+            "Action": [
+                "codedeploy:ListApplications",
+                "codedeploy:BatchGetApplications",
+                "codedeploy:ListDeploymentGroups",
+                "codedeploy:BatchGetDeploymentGroups",
+            ],
+            "Resource": "*",
+        }));
+    }
+    statements
 }
 
 fn trust_policy(

@@ -1,8 +1,8 @@
 //! Reads everything a deploy depends on before anything changes: the services
 //! ([`DESCRIBE_SERVICES_MAX`] per DescribeServices call, the calls in parallel) and the task
 //! definitions they run (once per distinct revision, in parallel). A service that is missing,
-//! being deleted or driven by another deployment controller stops the deploy here, with
-//! nothing changed.
+//! being deleted or driven by an external deployment controller stops the deploy here, with
+//! nothing changed. A CODE_DEPLOY service is deployable: `blue_green.rs` drives CodeDeploy.
 
 use std::collections::HashMap;
 
@@ -55,10 +55,15 @@ pub async fn services(
     for (name, lookup) in config.target.services.iter().zip(lookups) {
         let service = deployable(config, name, lookup)?;
         let runs = format!(
-            "runs {}: {}/{} tasks running",
-            revision_name(&service.task_definition),
+            "runs {}: {}/{} tasks running{}",
+            revision_name(service.primary_revision()),
             service.running_count,
-            service.desired_count
+            service.desired_count,
+            if service.uses_code_deploy() {
+                " (deployed by CodeDeploy)"
+            } else {
+                ""
+            }
         );
         if several {
             report.detail(&format!("{name} {runs}"));
@@ -94,7 +99,7 @@ fn deployable(config: &Config, name: &str, lookup: Lookup) -> Result<Service, Er
         });
     }
     if let Some(controller) = &service.deployment_controller
-        && matches!(controller.kind.as_str(), "CODE_DEPLOY" | "EXTERNAL")
+        && controller.kind == "EXTERNAL"
     {
         return Err(Error::UnsupportedController {
             service: name.to_string(),

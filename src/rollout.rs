@@ -51,9 +51,51 @@ pub struct Service {
     pub platform_version: Option<String>,
     #[serde(default)]
     pub network_configuration: Option<serde_json::Value>,
+    /// `loadBalancers[]`: a CODE_DEPLOY service's AppSpec names the first one's container.
+    #[serde(default)]
+    pub load_balancers: Vec<serde_json::Value>,
+    /// `taskSets[]` (CODE_DEPLOY and EXTERNAL services only).
+    #[serde(default)]
+    pub task_sets: Vec<TaskSet>,
+}
+
+/// A `taskSets[]` entry: CodeDeploy runs the original and the replacement as task sets.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct TaskSet {
+    #[serde(default)]
+    pub id: String,
+    /// `PRIMARY` (serves production traffic) or `ACTIVE`.
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub task_definition: String,
+    #[serde(default)]
+    pub running_count: i64,
+    #[serde(default)]
+    pub computed_desired_count: i64,
 }
 
 impl Service {
+    /// True when CodeDeploy runs the service's deployments (`deploymentController` `CODE_DEPLOY`).
+    pub fn uses_code_deploy(&self) -> bool {
+        self.deployment_controller
+            .as_ref()
+            .is_some_and(|c| c.kind == "CODE_DEPLOY")
+    }
+
+    /// The revision of the PRIMARY task set (the one serving production traffic), for a
+    /// CODE_DEPLOY service; its `taskDefinition` otherwise.
+    pub fn primary_revision(&self) -> &str {
+        self.task_sets
+            .iter()
+            .find(|t| t.status == "PRIMARY")
+            .map_or(self.task_definition.as_str(), |t| {
+                t.task_definition.as_str()
+            })
+    }
+
     /// True for ECS native blue/green, linear and canary deployments, which are followed
     /// through the service-deployments API instead of `deployments[]`.
     pub fn uses_service_deployments(&self) -> bool {

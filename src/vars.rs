@@ -234,6 +234,13 @@ pub const AWS_ENDPOINT_URL_SCHEDULER: Var = Var::new(
     "endpoint for EventBridge Scheduler (UPDATE_SCHEDULED_TASKS)",
 )
 .advanced();
+pub const AWS_ENDPOINT_URL_CODEDEPLOY: Var = Var::new(
+    "AWS_ENDPOINT_URL_CODEDEPLOY",
+    Text,
+    "AWS_ENDPOINT_URL",
+    "endpoint for CodeDeploy",
+)
+.advanced();
 
 // Target.
 pub const CLUSTER_NAME: Var =
@@ -415,6 +422,32 @@ pub const DRY_RUN: Var = Var::new(
 pub const DEBUG: Var = Var::new("DEBUG", Bool, "false", "extra diagnostics (never secrets)");
 pub const NO_COLOR: Var = Var::new("NO_COLOR", Text, "-", "turns colour off").advanced();
 
+// CodeDeploy (services whose deploymentController is CODE_DEPLOY).
+pub const CODEDEPLOY_APPLICATION: Var = Var::new(
+    "CODEDEPLOY_APPLICATION",
+    Text,
+    "found by search",
+    "CodeDeploy application of a CODE_DEPLOY service's deployment group; alone, limits the search to it",
+);
+pub const CODEDEPLOY_DEPLOYMENT_GROUP: Var = Var::new(
+    "CODEDEPLOY_DEPLOYMENT_GROUP",
+    Text,
+    "found by search",
+    "the deployment group (with CODEDEPLOY_APPLICATION); skips the search",
+);
+pub const CODEDEPLOY_HOOKS: Var = Var::new(
+    "CODEDEPLOY_HOOKS",
+    List,
+    "-",
+    "list of Event=LambdaFunction for the AppSpec (BeforeInstall, AfterInstall, AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic)",
+);
+pub const CODEDEPLOY_DEPLOYMENT_CONFIG: Var = Var::new(
+    "CODEDEPLOY_DEPLOYMENT_CONFIG",
+    Text,
+    "the group's",
+    "CodeDeploy deployment configuration for this deployment",
+);
+
 // Printing the IAM policies.
 pub const PRINT_IAM_POLICY: Var = Var::new(
     "PRINT_IAM_POLICY",
@@ -467,6 +500,10 @@ pub const ALL: &[Var] = &[
     PRE_DEPLOY_COMMAND,
     PRE_DEPLOY_CONTAINER,
     PRE_DEPLOY_TIMEOUT,
+    CODEDEPLOY_APPLICATION,
+    CODEDEPLOY_DEPLOYMENT_GROUP,
+    CODEDEPLOY_HOOKS,
+    CODEDEPLOY_DEPLOYMENT_CONFIG,
     PRINT_IAM_POLICY,
     IAM_TRUST_SCOPE,
     DEBUG,
@@ -478,6 +515,7 @@ pub const ALL: &[Var] = &[
     AWS_ENDPOINT_URL_CLOUDWATCH_LOGS,
     AWS_ENDPOINT_URL_EVENTBRIDGE,
     AWS_ENDPOINT_URL_SCHEDULER,
+    AWS_ENDPOINT_URL_CODEDEPLOY,
     NO_COLOR,
 ];
 

@@ -4,6 +4,8 @@ mod support;
 
 mod support_selftest;
 
+mod codedeploy;
+mod codedeploy_decisions;
 mod config;
 mod decisions;
 mod deploy_moto;

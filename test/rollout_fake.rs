@@ -549,13 +549,15 @@ fn rollback_on_failure_puts_the_previous_revision_back_and_still_fails() {
 }
 
 #[test]
-fn code_deploy_services_are_refused_before_anything_is_registered() {
+fn external_services_are_refused_before_anything_is_registered() {
+    // CODE_DEPLOY services are deployed through CodeDeploy (test/codedeploy.rs); EXTERNAL
+    // ones deploy through task sets, which the pipe does not manage.
     let mut script = Script::new(vec![]);
-    script.initial["deploymentController"] = json!({"type": "CODE_DEPLOY"});
+    script.initial["deploymentController"] = json!({"type": "EXTERNAL"});
     let fake = EcsFake::start(script);
     let out = pipe(&fake).run();
     out.assert_code(2)
-        .assert_contains("uses the CODE_DEPLOY deployment controller");
+        .assert_contains("uses the EXTERNAL deployment controller");
     assert!(
         !fake
             .operations()

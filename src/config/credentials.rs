@@ -52,6 +52,8 @@ pub struct Endpoints {
     pub events: Option<String>,
     /// EventBridge Scheduler endpoint, if overridden (`AWS_ENDPOINT_URL_SCHEDULER`).
     pub scheduler: Option<String>,
+    /// CodeDeploy endpoint, if overridden.
+    pub codedeploy: Option<String>,
 }
 
 /// The credentials section of [`super::Config`].
@@ -216,6 +218,7 @@ fn endpoints(raw: &Raw, problems: &mut Vec<Problem>) -> Endpoints {
         logs: each(&vars::AWS_ENDPOINT_URL_CLOUDWATCH_LOGS),
         events: each(&vars::AWS_ENDPOINT_URL_EVENTBRIDGE),
         scheduler: each(&vars::AWS_ENDPOINT_URL_SCHEDULER),
+        codedeploy: each(&vars::AWS_ENDPOINT_URL_CODEDEPLOY),
     }
 }
 

@@ -3,7 +3,7 @@
 //! Two stages, as in ripgrep's low/high arguments: [`Raw`] holds the variables as they
 //! arrived (deprecated names already read as their replacements), and each section of the
 //! configuration is read from it by a small function of its own module: [`credentials`],
-//! [`target`], [`change`], [`wait`], [`pre_deploy`], [`after`] (clean-up and outputs) and
+//! [`target`], [`change`], [`wait`], [`pre_deploy`], [`code_deploy`], [`after`] (clean-up and outputs) and
 //! [`iam_policy`]. Each reader records a [`Problem`] per bad variable and carries on, so that
 //! [`Config::from_vars`] reports all of them together. Every variable is read through its one
 //! definition in [`crate::vars`]. Nothing here talks to AWS; the only I/O is reading the
@@ -11,6 +11,7 @@
 
 pub mod after;
 pub mod change;
+pub mod code_deploy;
 pub mod context;
 pub mod credentials;
 pub mod iam_policy;
@@ -48,6 +49,8 @@ pub struct Config {
     /// `PRE_DEPLOY_COMMAND` (with its container and timeout): a one-off task run with the new
     /// revision before any service is updated.
     pub pre_deploy: Option<PreDeploy>,
+    /// The `CODEDEPLOY_*` variables, for services whose deployments CodeDeploy runs.
+    pub code_deploy: crate::blue_green::Options,
     /// Tagging, clean-up and outputs after the deploy.
     pub after: After,
     /// Printing the IAM policies instead of deploying.
@@ -84,6 +87,7 @@ impl Config {
         let after = after::read(&raw, wait.enabled, &mut problems);
         let iam_policy = iam_policy::read(&raw, print, &context, &mut problems, &mut warnings);
         let pre_deploy = pre_deploy::read(&raw, &mut problems);
+        let code_deploy = code_deploy::read(&raw, &mut problems);
         let debug = raw.boolean(&vars::DEBUG, &mut problems);
         let dry_run = raw.boolean(&vars::DRY_RUN, &mut problems);
         let color = raw.untrimmed(&vars::NO_COLOR).is_none_or(str::is_empty);
@@ -102,6 +106,7 @@ impl Config {
             change,
             wait,
             pre_deploy,
+            code_deploy,
             after,
             iam_policy,
             dry_run,

@@ -5,6 +5,7 @@
 //! so unused items are expected here.
 #![allow(dead_code)]
 
+pub mod codedeploy_fake;
 pub mod ecs_fake;
 pub mod fake;
 pub mod http;
