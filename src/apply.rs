@@ -479,27 +479,7 @@ pub async fn start_code_deploys(
         let (_, body) =
             blue_green::request(target, &revision, &config.code_deploy, build_of(config))?;
         let id = blue_green::create(cd, &body, report).await.map_err(|err| {
-            let step = format!("starting the CodeDeploy deployment of {}", s.name);
-            match (fail(&started, err), config.change.desired_count) {
-                // The desired count did change, so this service counts as updated.
-                (Error::Aws { err, changed, .. }, Some(n)) => {
-                    let mut services = match changed {
-                        Changed::Services(services) => services,
-                        _ => Vec::new(),
-                    };
-                    services.push(format!(
-                        "{} (desired count {n}, no CodeDeploy deployment)",
-                        s.name
-                    ));
-                    Error::Aws {
-                        step,
-                        err,
-                        changed: Changed::Services(services),
-                    }
-                }
-                (Error::Aws { err, changed, .. }, None) => Error::Aws { step, err, changed },
-                (other, _) => other,
-            }
+            create_failed(fail(&started, err), &s.name, config.change.desired_count)
         })?;
         if several {
             report.detail(&format!(
@@ -521,6 +501,30 @@ pub async fn start_code_deploys(
         });
     }
     Ok(started)
+}
+
+/// The error of a CreateDeployment that failed: it names its step, and a service whose
+/// desired count was already changed counts as updated.
+fn create_failed(error: Error, service: &str, desired_count: Option<i32>) -> Error {
+    let step = format!("starting the CodeDeploy deployment of {service}");
+    match (error, desired_count) {
+        (Error::Aws { err, changed, .. }, Some(n)) => {
+            let mut services = match changed {
+                Changed::Services(services) => services,
+                _ => Vec::new(),
+            };
+            services.push(format!(
+                "{service} (desired count {n}, no CodeDeploy deployment)"
+            ));
+            Error::Aws {
+                step,
+                err,
+                changed: Changed::Services(services),
+            }
+        }
+        (Error::Aws { err, changed, .. }, None) => Error::Aws { step, err, changed },
+        (other, _) => other,
+    }
 }
 
 fn update_failed(

@@ -49,16 +49,7 @@ pub async fn deploy(
         report.warn(warning);
     }
     let credentials = auth::credentials(config, report).await?;
-    // Built only when a log is read (a failure report, the pre-deploy command's output).
-    let logs = LogReaders::new(
-        config.credentials.endpoints.logs.clone(),
-        credentials.clone(),
-    );
-    let ecs = Ecs::new(aws::ecs_client(
-        &config.target.region,
-        config.credentials.endpoints.ecs.as_deref(),
-        credentials.clone(),
-    ));
+    let (ecs, logs) = clients(config, &credentials);
 
     // The ECR lookups do not depend on the services, so they run while those are read: one
     // round trip less before the first change.
@@ -123,6 +114,21 @@ pub async fn deploy(
         error = rollback::roll_back(&ecs, &logs, config, &settings, &updated, report, error).await;
     }
     Err(error)
+}
+
+/// The ECS client, and the CloudWatch Logs readers (their clients are built only when a log
+/// is read: a failure report, the pre-deploy command's output).
+fn clients(config: &Config, credentials: &SharedCredentialsProvider) -> (Ecs, LogReaders) {
+    let logs = LogReaders::new(
+        config.credentials.endpoints.logs.clone(),
+        credentials.clone(),
+    );
+    let ecs = Ecs::new(aws::ecs_client(
+        &config.target.region,
+        config.credentials.endpoints.ecs.as_deref(),
+        credentials.clone(),
+    ));
+    (ecs, logs)
 }
 
 /// The record starts with the cluster and services asked for, so a deploy that fails before

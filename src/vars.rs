@@ -3,7 +3,7 @@
 //! Modelled on ripgrep's `flags/defs.rs`: each variable is one [`Var`] that holds its name,
 //! its kind, its default, its one-line meaning and its deprecated alias. `--help` is rendered
 //! from [`ALL`] ([`crate::help`]), the config sections read values only through these
-//! definitions ([`crate::config`]), and `test/vars.rs` checks README's YAML definition and
+//! definitions ([`crate::config`]), and `test/release.rs` checks README's YAML definition and
 //! Variables table and pipe.yml's context defaults against them, so none can drift.
 //!
 //! Adding a variable means adding one `Var` here, listing it in [`ALL`], and parsing it in the

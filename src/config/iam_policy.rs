@@ -30,7 +30,7 @@ pub fn print(raw: &Raw, problems: &mut Vec<Problem>) -> bool {
     raw.boolean(&vars::PRINT_IAM_POLICY, problems)
 }
 
-/// Reads the section; `print` comes from [`print`].
+/// Reads the section; `print` comes from [`print()`].
 pub fn read(
     raw: &Raw,
     print: bool,
