@@ -65,23 +65,32 @@ pub fn http_client() -> SharedHttpClient {
         .clone()
 }
 
+/// Builds a client of one SDK crate with the pipe's HTTP client, retries and timeouts. Every
+/// crate's config builder has the same methods over its own types, hence a macro rather than a
+/// copy of these lines per service.
+macro_rules! client {
+    ($sdk:ident, $region:expr, $endpoint:expr, $credentials:expr) => {{
+        let mut builder = $sdk::Config::builder()
+            .behavior_version($sdk::config::BehaviorVersion::latest())
+            .region($sdk::config::Region::new($region.to_string()))
+            .http_client(http_client())
+            .credentials_provider($credentials)
+            .retry_config(retry_config())
+            .timeout_config(timeout_config());
+        if let Some(endpoint) = $endpoint {
+            builder = builder.endpoint_url(endpoint);
+        }
+        $sdk::Client::from_conf(builder.build())
+    }};
+}
+
 /// An ECS client for `region`.
 pub fn ecs_client(
     region: &str,
     endpoint: Option<&str>,
     credentials: SharedCredentialsProvider,
 ) -> aws_sdk_ecs::Client {
-    let mut builder = aws_sdk_ecs::Config::builder()
-        .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
-        .region(aws_sdk_ecs::config::Region::new(region.to_string()))
-        .http_client(http_client())
-        .credentials_provider(credentials)
-        .retry_config(retry_config())
-        .timeout_config(timeout_config());
-    if let Some(endpoint) = endpoint {
-        builder = builder.endpoint_url(endpoint);
-    }
-    aws_sdk_ecs::Client::from_conf(builder.build())
+    client!(aws_sdk_ecs, region, endpoint, credentials)
 }
 
 /// An ECR client for `region` (the registry's region, which may differ from the service's).
@@ -90,17 +99,7 @@ pub fn ecr_client(
     endpoint: Option<&str>,
     credentials: SharedCredentialsProvider,
 ) -> aws_sdk_ecr::Client {
-    let mut builder = aws_sdk_ecr::Config::builder()
-        .behavior_version(aws_sdk_ecr::config::BehaviorVersion::latest())
-        .region(aws_sdk_ecr::config::Region::new(region.to_string()))
-        .http_client(http_client())
-        .credentials_provider(credentials)
-        .retry_config(retry_config())
-        .timeout_config(timeout_config());
-    if let Some(endpoint) = endpoint {
-        builder = builder.endpoint_url(endpoint);
-    }
-    aws_sdk_ecr::Client::from_conf(builder.build())
+    client!(aws_sdk_ecr, region, endpoint, credentials)
 }
 
 /// A CloudWatch Logs client for `region` (a log group's region, which may differ from the
@@ -139,17 +138,7 @@ pub fn events_client(
     endpoint: Option<&str>,
     credentials: SharedCredentialsProvider,
 ) -> aws_sdk_eventbridge::Client {
-    let mut builder = aws_sdk_eventbridge::Config::builder()
-        .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
-        .region(aws_sdk_eventbridge::config::Region::new(region.to_string()))
-        .http_client(http_client())
-        .credentials_provider(credentials)
-        .retry_config(retry_config())
-        .timeout_config(timeout_config());
-    if let Some(endpoint) = endpoint {
-        builder = builder.endpoint_url(endpoint);
-    }
-    aws_sdk_eventbridge::Client::from_conf(builder.build())
+    client!(aws_sdk_eventbridge, region, endpoint, credentials)
 }
 
 /// An EventBridge Scheduler client for `region`. Built only when `UPDATE_SCHEDULED_TASKS` is on.
@@ -158,17 +147,7 @@ pub fn scheduler_client(
     endpoint: Option<&str>,
     credentials: SharedCredentialsProvider,
 ) -> aws_sdk_scheduler::Client {
-    let mut builder = aws_sdk_scheduler::Config::builder()
-        .behavior_version(aws_sdk_scheduler::config::BehaviorVersion::latest())
-        .region(aws_sdk_scheduler::config::Region::new(region.to_string()))
-        .http_client(http_client())
-        .credentials_provider(credentials)
-        .retry_config(retry_config())
-        .timeout_config(timeout_config());
-    if let Some(endpoint) = endpoint {
-        builder = builder.endpoint_url(endpoint);
-    }
-    aws_sdk_scheduler::Client::from_conf(builder.build())
+    client!(aws_sdk_scheduler, region, endpoint, credentials)
 }
 
 /// A CodeDeploy client for `region` (the cluster's), built only when a service uses the
@@ -178,17 +157,7 @@ pub fn codedeploy_client(
     endpoint: Option<&str>,
     credentials: SharedCredentialsProvider,
 ) -> aws_sdk_codedeploy::Client {
-    let mut builder = aws_sdk_codedeploy::Config::builder()
-        .behavior_version(aws_sdk_codedeploy::config::BehaviorVersion::latest())
-        .region(aws_sdk_codedeploy::config::Region::new(region.to_string()))
-        .http_client(http_client())
-        .credentials_provider(credentials)
-        .retry_config(retry_config())
-        .timeout_config(timeout_config());
-    if let Some(endpoint) = endpoint {
-        builder = builder.endpoint_url(endpoint);
-    }
-    aws_sdk_codedeploy::Client::from_conf(builder.build())
+    client!(aws_sdk_codedeploy, region, endpoint, credentials)
 }
 
 /// An STS client with no credentials at all: AssumeRoleWithWebIdentity is an unsigned call,

@@ -240,9 +240,9 @@ pub fn request(
 /// True when a CreateDeployment error leaves open whether the deployment was created: the
 /// answer was lost (no response, a server error, throttling after an attempt that may have
 /// gone through), or a retry found the group busy, maybe with our own first attempt.
-// Issue 22 brings a shared classification of lost answers; until it lands, this one.
 pub fn answer_may_be_lost(err: &AwsError) -> bool {
-    err.is_transient()
+    err.is_ambiguous()
+        || err.is_transient()
         || err
             .code
             .as_deref()

@@ -24,10 +24,10 @@ pub enum Written {
     ReadBack,
 }
 
-/// True when a write's answer was lost and the write may or may not have happened: no answer
-/// at all, or a server error. A local classification; issue 22 brings a shared one.
+/// True when a write's answer was lost and the write may or may not have happened (the shared
+/// classification, [`AwsError::is_ambiguous`]).
 fn answer_lost(err: &AwsError) -> bool {
-    err.no_response || err.status.is_some_and(|s| s >= 500)
+    err.is_ambiguous()
 }
 
 /// Thin wrapper over both clients.
