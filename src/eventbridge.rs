@@ -24,12 +24,6 @@ pub enum Written {
     ReadBack,
 }
 
-/// True when a write's answer was lost and the write may or may not have happened (the shared
-/// classification, [`AwsError::is_ambiguous`]).
-fn answer_lost(err: &AwsError) -> bool {
-    err.is_ambiguous()
-}
-
 /// Thin wrapper over both clients.
 #[derive(Debug, Clone)]
 pub struct Schedulers {
@@ -140,7 +134,7 @@ impl Schedulers {
         for chunk in targets.chunks(PUT_TARGETS_MAX) {
             match self.put_chunk(bus, rule, chunk).await {
                 Ok(()) => {}
-                Err(err) if answer_lost(&err) => {
+                Err(err) if err.is_ambiguous() => {
                     let now = self.targets(bus, rule).await.map_err(|_| err.clone())?;
                     if !chunk.iter().all(|sent| now.contains(sent)) {
                         return Err(err);
@@ -246,7 +240,7 @@ impl Schedulers {
             Ok(_) => return Ok(Written::Answered),
             Err(e) => AwsError::from_sdk("scheduler:UpdateSchedule", &e),
         };
-        if !answer_lost(&err) {
+        if !err.is_ambiguous() {
             return Err(err);
         }
         let group = schedule.group_name.as_deref().unwrap_or("default");

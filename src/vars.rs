@@ -519,11 +519,6 @@ pub const ALL: &[Var] = &[
     NO_COLOR,
 ];
 
-/// The definition named `name`, if the pipe has one.
-pub fn find(name: &str) -> Option<&'static Var> {
-    ALL.iter().find(|v| v.name == name)
-}
-
 /// The variables README's YAML definition and Variables table list.
 pub fn listed() -> impl Iterator<Item = &'static Var> {
     ALL.iter().filter(|v| v.shown == Shown::Listed)
