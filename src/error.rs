@@ -1,15 +1,10 @@
 //! The one error type, its exit codes and the hints that tell a user what to do.
 //!
-//! SDK errors are reduced to [`AwsError`] at the adapter boundary (`ecs.rs`, `ecr.rs`,
-//! `auth.rs`), so nothing above them matches on SDK types and no user ever sees the
-//! `Debug` form of an `SdkError`.
+//! SDK errors are reduced to [`AwsError`] at the adapter boundary (`crate::aws`, where
+//! `AwsError::from_sdk` lives), so nothing above the adapters matches on SDK types and no user
+//! ever sees the `Debug` form of an `SdkError`.
 
 use std::fmt;
-
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-
-use crate::aws::WriteAttempts;
 
 /// Exit code: deployed and verified.
 pub const EXIT_OK: i32 = 0;
@@ -97,67 +92,6 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    /// Reduces any SDK error.
-    pub fn from_sdk<E, R>(operation: &'static str, err: &SdkError<E, R>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: fmt::Debug + HasStatus + 'static,
-    {
-        let no_response = matches!(
-            err,
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)
-        );
-        let status = err.raw_response().map(HasStatus::status_code);
-        let detail = aws_smithy_types::error::display::DisplayErrorContext(err).to_string();
-        let (code, message) = match err {
-            SdkError::ServiceError(e) => (
-                e.err().code().map(str::to_string),
-                e.err().message().map(str::to_string),
-            ),
-            _ => (None, None),
-        };
-        let request_id = err.meta().extra("aws_request_id").map(str::to_string);
-        let credentials = credentials_failure(err);
-        let ambiguous = credentials.is_none()
-            && match err {
-                SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
-                SdkError::DispatchFailure(failure) => {
-                    failure.as_connector_error().is_none_or(|c| !c.is_user())
-                        && !crate::aws::refused(err)
-                }
-                SdkError::ServiceError(_) => status.is_some_and(|s| s >= 500),
-                _ => false,
-            };
-        Self {
-            operation,
-            code,
-            message,
-            status,
-            request_id,
-            no_response: no_response && credentials.is_none(),
-            ambiguous,
-            credentials,
-            detail,
-        }
-    }
-
-    /// Reduces the SDK error of a write whose attempts `attempts` watched: ambiguous also when
-    /// an earlier attempt may have been applied and a later one then failed definitely (the
-    /// SDK reports only the last attempt's error).
-    pub fn from_write<E, R>(
-        operation: &'static str,
-        err: &SdkError<E, R>,
-        attempts: &WriteAttempts,
-    ) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: fmt::Debug + HasStatus + 'static,
-    {
-        let mut reduced = Self::from_sdk(operation, err);
-        reduced.ambiguous |= reduced.credentials.is_none() && attempts.may_have_applied();
-        reduced
-    }
-
     /// An error that says only what went wrong, without an SDK error behind it.
     pub fn plain(operation: &'static str, message: impl Into<String>) -> Self {
         Self {
@@ -248,26 +182,6 @@ impl fmt::Display for AwsError {
     }
 }
 
-/// The message of a credentials-provider failure anywhere in the error's cause chain.
-fn credentials_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = current {
-        if let Some(creds) =
-            e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
-        {
-            let mut text = creds.to_string();
-            let mut source = std::error::Error::source(creds);
-            while let Some(s) = source {
-                text = format!("{text}: {s}");
-                source = s.source();
-            }
-            return Some(text);
-        }
-        current = e.source();
-    }
-    None
-}
-
 /// The parts of an AWS "not authorized" message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Denied {
@@ -341,18 +255,6 @@ pub fn access_denied_hints(err: &AwsError) -> Vec<String> {
         hints.push("the printed policy has the CodeDeploy statements when CODEDEPLOY_APPLICATION (and CODEDEPLOY_DEPLOYMENT_GROUP) are set for it".into());
     }
     hints
-}
-
-/// Lets [`AwsError::from_sdk`] read the status of whatever raw response type an SDK uses.
-pub trait HasStatus {
-    /// The HTTP status code.
-    fn status_code(&self) -> u16;
-}
-
-impl HasStatus for aws_smithy_runtime_api::http::Response {
-    fn status_code(&self) -> u16 {
-        self.status().as_u16()
-    }
 }
 
 /// Everything that can stop a deploy. `Display` is the one-line verdict; [`Error::details`]

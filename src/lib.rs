@@ -24,40 +24,16 @@
 //! without a network; only [`auth`], [`ecs`], [`ecr`], [`codedeploy`], [`logs`] and
 //! [`eventbridge`] name SDK operations.
 
-pub mod apply;
-pub mod appspec;
-pub mod auth;
 pub mod aws;
-pub mod blue_green;
-pub mod claims;
-pub mod cleanup;
-pub mod codedeploy;
-pub mod codedeploy_verdict;
 pub mod config;
-pub mod deploy;
-pub mod diagnose;
-pub mod ecr;
-pub mod ecs;
+pub mod context;
 pub mod error;
-pub mod eventbridge;
-pub mod follow;
 pub mod help;
-pub mod image;
-pub mod logs;
-pub mod outputs;
-pub mod overrides;
-pub mod plan;
-pub mod policy;
-pub mod pre_deploy;
-pub mod read;
+pub mod model;
 pub mod report;
-pub mod retarget;
-pub mod rollback;
-pub mod rollout;
-pub mod scheduled;
+pub mod rules;
 pub mod secret;
-pub mod task_def;
-pub mod template;
+pub mod steps;
 pub mod vars;
 
 pub use config::Config;
@@ -83,8 +59,8 @@ where
         return print_policies(&config, report, out);
     }
     let started = std::time::Instant::now();
-    let mut record = outputs::Record::default();
-    let result = deploy::deploy(&config, report, &mut record).await;
+    let mut record = steps::outputs::Record::default();
+    let result = steps::deploy::deploy(&config, report, &mut record).await;
     record.duration_seconds = started.elapsed().as_secs();
     let code = match &result {
         Ok(_) => {
@@ -131,7 +107,7 @@ fn print_policies(config: &Config, report: &Reporter, out: &mut dyn std::io::Wri
         .change
         .task_definition_file
         .as_ref()
-        .map(|f| task_def::TaskDefinition::from_json(f.json.clone(), &f.display))
+        .map(|f| rules::task_def::TaskDefinition::from_json(f.json.clone(), &f.display))
         .transpose()
     {
         Ok(td) => td,
@@ -142,11 +118,11 @@ fn print_policies(config: &Config, report: &Reporter, out: &mut dyn std::io::Wri
     };
     let claims = match &config.credentials.auth {
         config::Auth::Oidc { token, .. } if !token.expose().is_empty() => {
-            claims::decode(token.expose()).ok()
+            model::claims::decode(token.expose()).ok()
         }
         _ => None,
     };
-    let policies = policy::build(config, td.as_ref(), claims.as_ref());
+    let policies = rules::policy::build(config, td.as_ref(), claims.as_ref());
     let doc = serde_json::json!({"permissionPolicy": policies.permissions, "trustPolicy": policies.trust});
     for note in &policies.notes {
         report.warn(note);

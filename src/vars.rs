@@ -312,7 +312,7 @@ pub const TAGS: Var = Var::new(
     "list of key=value tags added to the new revision (existing tags are kept)",
 );
 
-// Per-environment settings, put into every new revision (see crate::overrides).
+// Per-environment settings, put into every new revision (see crate::rules::overrides).
 pub const CONTAINER_ENVIRONMENT: Var = Var::new(
     "CONTAINER_ENVIRONMENT",
     List,

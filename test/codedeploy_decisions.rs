@@ -3,12 +3,13 @@
 //! GetDeployment and GetDeploymentTarget answers shaped like CodeDeploy's own (the scripted
 //! fake builds them).
 
-use ecs_oidc_deploy::appspec::{self, Hook, Request, parse_hooks};
-use ecs_oidc_deploy::codedeploy::Group;
-use ecs_oidc_deploy::codedeploy_verdict::{
+use ecs_oidc_deploy::aws::codedeploy::Group;
+use ecs_oidc_deploy::config::code_deploy::{Hook, parse_hooks};
+use ecs_oidc_deploy::rules::appspec::{self, Request};
+use ecs_oidc_deploy::rules::codedeploy_verdict::{
     DeploymentInfo, EcsTarget, Verdict, assess, failure, progress_line, utc,
 };
-use ecs_oidc_deploy::rollout::Service;
+use ecs_oidc_deploy::rules::rollout::Service;
 use serde_json::{Value, json};
 
 use crate::support::codedeploy_fake::{
@@ -314,7 +315,7 @@ fn policy_config(extra: &[(&str, &str)]) -> ecs_oidc_deploy::Config {
     ecs_oidc_deploy::Config::from_vars(vars).expect("valid in print mode")
 }
 
-fn statement(policies: &ecs_oidc_deploy::policy::Policies, sid: &str) -> Option<Value> {
+fn statement(policies: &ecs_oidc_deploy::rules::policy::Policies, sid: &str) -> Option<Value> {
     policies.permissions["Statement"]
         .as_array()
         .and_then(|s| s.iter().find(|s| s["Sid"] == sid).cloned())
@@ -322,13 +323,13 @@ fn statement(policies: &ecs_oidc_deploy::policy::Policies, sid: &str) -> Option<
 
 #[test]
 fn the_policy_has_codedeploy_statements_limited_to_the_named_group() {
-    let p = ecs_oidc_deploy::policy::build(&policy_config(&[]), None, None);
+    let p = ecs_oidc_deploy::rules::policy::build(&policy_config(&[]), None, None);
     assert!(
         !p.permissions.to_string().contains("codedeploy:"),
         "no CodeDeploy variable, no CodeDeploy statement"
     );
 
-    let p = ecs_oidc_deploy::policy::build(
+    let p = ecs_oidc_deploy::rules::policy::build(
         &policy_config(&[
             ("CODEDEPLOY_APPLICATION", "AppECS-prod-web"),
             ("CODEDEPLOY_DEPLOYMENT_GROUP", "DgpECS-prod-web"),
@@ -361,7 +362,7 @@ fn the_policy_has_codedeploy_statements_limited_to_the_named_group() {
     );
     assert!(statement(&p, "FindTheDeploymentGroup").is_none());
 
-    let p = ecs_oidc_deploy::policy::build(
+    let p = ecs_oidc_deploy::rules::policy::build(
         &policy_config(&[("CODEDEPLOY_HOOKS", "AfterInstall=warm-up")]),
         None,
         None,

@@ -2,12 +2,12 @@
 
 use std::collections::HashSet;
 
-use ecs_oidc_deploy::claims;
-use ecs_oidc_deploy::cleanup::to_deregister;
 use ecs_oidc_deploy::config::Config;
 use ecs_oidc_deploy::error::parse_denied;
-use ecs_oidc_deploy::outputs::Record;
-use ecs_oidc_deploy::policy;
+use ecs_oidc_deploy::model::claims;
+use ecs_oidc_deploy::rules::cleanup::to_deregister;
+use ecs_oidc_deploy::rules::policy;
+use ecs_oidc_deploy::steps::outputs::Record;
 use serde_json::json;
 
 fn arn(n: u32) -> String {

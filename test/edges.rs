@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use ecs_oidc_deploy::config::Config;
-use ecs_oidc_deploy::outputs::Record;
 use ecs_oidc_deploy::report::Reporter;
+use ecs_oidc_deploy::steps::outputs::Record;
 
 use crate::support::ecs_fake::{
     EcsFake, NEW_TD, OLD_ID, OLD_TD, OUR_ID, SD_ARN, Script, completed_service, deployment, service,
@@ -169,7 +169,7 @@ fn a_quiet_wait_prints_a_heartbeat_with_the_state() {
         .build()
         .expect("runtime");
     let mut record = Record::default();
-    let result = runtime.block_on(ecs_oidc_deploy::deploy::deploy(
+    let result = runtime.block_on(ecs_oidc_deploy::steps::deploy::deploy(
         &config,
         &report,
         &mut record,

@@ -1,6 +1,6 @@
 //! Image references: validation and ECR recognition.
 
-use ecs_oidc_deploy::image::ImageRef;
+use ecs_oidc_deploy::model::image::ImageRef;
 
 #[test]
 fn ecr_references_are_split_into_account_region_repository_and_tag() {

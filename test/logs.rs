@@ -46,7 +46,7 @@ fn seed_logs(moto: &Moto, region: &str, task: u32) -> String {
     moto.create_log_stream(region, GROUP, &stream(task));
     moto.put_log_events(region, GROUP, &stream(task), &events);
     let last = events.last().expect("events").0;
-    ecs_oidc_deploy::logs::timestamp(last)
+    ecs_oidc_deploy::aws::logs::timestamp(last)
 }
 
 fn awslogs(region: &str) -> Value {
@@ -553,7 +553,7 @@ fn a_bad_log_lines_is_refused_before_any_call() {
 /// what was written since the last, and a stream that does not exist yet reads as empty.
 #[test]
 fn the_reader_follows_a_stream_as_it_grows() {
-    use ecs_oidc_deploy::logs::{Cursor, LogReader};
+    use ecs_oidc_deploy::aws::logs::{Cursor, LogReader};
 
     let moto = Moto::start();
     let client = ecs_oidc_deploy::aws::logs_client(
@@ -600,15 +600,15 @@ fn the_reader_follows_a_stream_as_it_grows() {
 // The pure decisions, on small inputs.
 
 mod decisions {
-    use ecs_oidc_deploy::config::Config;
-    use ecs_oidc_deploy::diagnose::{failed_container, group_stopped, log_configuration};
-    use ecs_oidc_deploy::ecs::StoppedTask;
-    use ecs_oidc_deploy::logs::{
-        Located, LogEvent, MAX_LINE_CHARS, StreamLocation, awslogs_groups, cut, locate, show_tail,
-        task_id, timestamp,
+    use ecs_oidc_deploy::aws::ecs::StoppedTask;
+    use ecs_oidc_deploy::aws::logs::{
+        Located, LogEvent, MAX_LINE_CHARS, StreamLocation, cut, locate, show_tail, task_id,
+        timestamp,
     };
-    use ecs_oidc_deploy::policy;
-    use ecs_oidc_deploy::task_def::TaskDefinition;
+    use ecs_oidc_deploy::config::Config;
+    use ecs_oidc_deploy::rules::policy;
+    use ecs_oidc_deploy::rules::task_def::{TaskDefinition, awslogs_groups};
+    use ecs_oidc_deploy::steps::diagnose::{failed_container, group_stopped, log_configuration};
     use serde_json::json;
 
     const TASK: &str = "arn:aws:ecs:eu-west-1:123456789012:task/prod/0f1e2d3c4b5a4978";

@@ -11,10 +11,10 @@ use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::error::ErrorMetadata;
 
-use ecs_oidc_deploy::apply::{ReadBack, Wanted, read_back};
 use ecs_oidc_deploy::error::AwsError;
-use ecs_oidc_deploy::pre_deploy::{lost_task, stop_words};
-use ecs_oidc_deploy::rollout::Service;
+use ecs_oidc_deploy::rules::rollout::Service;
+use ecs_oidc_deploy::steps::apply::{ReadBack, Wanted, read_back};
+use ecs_oidc_deploy::steps::pre_deploy::{lost_task, stop_words};
 
 use crate::support::ecs_fake::{
     EcsFake, Fault, FaultKind, NEW_TD, OLD_ID, OLD_TD, OUR_ID, Script, TASK_ARN, TaskScript,

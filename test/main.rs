@@ -12,6 +12,7 @@ mod deploy_moto;
 mod edges;
 mod features;
 mod image;
+mod layers;
 mod logs;
 mod lost_answers;
 mod overrides;

@@ -3,10 +3,10 @@
 //! variable refuses.
 
 use ecs_oidc_deploy::error::{Error, Problem};
-use ecs_oidc_deploy::overrides::{
+use ecs_oidc_deploy::rules::overrides::{
     self, FARGATE_SIZES, FargateMemory, Overrides, fargate_allows, parse_named_values, parse_size,
 };
-use ecs_oidc_deploy::task_def::{ImageChange, TaskDefinition};
+use ecs_oidc_deploy::rules::task_def::{ImageChange, TaskDefinition};
 use serde_json::{Value, json};
 
 fn td(containers: &[&str]) -> TaskDefinition {

@@ -245,7 +245,7 @@ fn last_line(out: &Outcome) -> String {
 fn live_register_input(moto: &Moto) -> Value {
     let described = moto.client().describe_task_definition("web:1");
     let mut td = described["taskDefinition"].clone();
-    for key in ecs_oidc_deploy::task_def::DESCRIBE_ONLY_KEYS {
+    for key in ecs_oidc_deploy::rules::task_def::DESCRIBE_ONLY_KEYS {
         td.as_object_mut().map(|o| o.remove(key));
     }
     td

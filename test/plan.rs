@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use ecs_oidc_deploy::config::Config;
 use ecs_oidc_deploy::error::Error;
-use ecs_oidc_deploy::plan::{self, Source};
-use ecs_oidc_deploy::rollout::Service;
+use ecs_oidc_deploy::rules::plan::{self, Source};
+use ecs_oidc_deploy::rules::rollout::Service;
 
 const WEB_1: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:1";
 const SCHED_3: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/sched:3";

@@ -1,6 +1,6 @@
 //! The verdict, judged on DescribeServices responses shaped like ECS's own.
 
-use ecs_oidc_deploy::rollout::{
+use ecs_oidc_deploy::rules::rollout::{
     EventLog, Failure, FailureKind, Service, ServiceEvent, Tracked, Verdict, assess,
 };
 use serde_json::Value;

@@ -5,9 +5,9 @@ use aws_sdk_eventbridge::types as events;
 use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
 use aws_sdk_scheduler::types as sched;
 use aws_smithy_types::DateTime;
-use ecs_oidc_deploy::eventbridge::update_request;
-use ecs_oidc_deploy::scheduled::{
-    Kind, Revisions, Rule, Schedule, family_and_revision, pinned, planned_revision, select,
+use ecs_oidc_deploy::aws::eventbridge::{Rule, Schedule, update_request};
+use ecs_oidc_deploy::rules::scheduled::{
+    Kind, Revisions, family_and_revision, pinned, planned_revision, select,
 };
 
 const CLUSTER: &str = "arn:aws:ecs:eu-west-1:123456789012:cluster/prod";
@@ -248,7 +248,7 @@ fn nothing_moves_when_the_service_kept_its_revision() {
         "nightly",
         vec![ecs_target("report", CLUSTER, &td("web:2"))],
     )];
-    let s = select(CLUSTER, &same, &rules, &[]);
+    let s = select(CLUSTER, &same, &rules, &[] as &[Schedule]);
     assert!(
         s.rules.is_empty() && s.schedules.is_empty() && s.left_alone.is_empty(),
         "{s:#?}"
@@ -276,7 +276,7 @@ fn several_services_each_move_their_own_scheduled_tasks() {
             ecs_target("old", CLUSTER, &td("worker:7")),
         ],
     )];
-    let s = select(CLUSTER, &deployed, &rules, &[]);
+    let s = select(CLUSTER, &deployed, &rules, &[] as &[Schedule]);
     let moves: Vec<String> = s.rules.iter().map(|m| m.line()).collect();
     assert_eq!(
         moves,

@@ -565,8 +565,8 @@ fn keep_revisions_spares_a_revision_a_rule_or_schedule_still_pins() {
 /// answers (some EventBridge ones come as `text/html`), and what is read goes back unchanged.
 #[test]
 fn the_adapter_reads_every_bus_and_group_and_writes_back_what_it_read() {
-    use ecs_oidc_deploy::eventbridge::{Schedulers, Written};
-    use ecs_oidc_deploy::retarget;
+    use ecs_oidc_deploy::aws::eventbridge::{Schedulers, Written};
+    use ecs_oidc_deploy::steps::retarget;
 
     let moto = world();
     let before = snapshot(&moto);

@@ -2,7 +2,7 @@
 //! value, empty string, unknown field and tag survives.
 
 use ecs_oidc_deploy::error::Error;
-use ecs_oidc_deploy::task_def::{DESCRIBE_ONLY_KEYS, TaskDefinition, changed_paths};
+use ecs_oidc_deploy::rules::task_def::{DESCRIBE_ONLY_KEYS, TaskDefinition, changed_paths};
 use serde_json::{Value, json};
 
 fn fixture(name: &str) -> Value {
@@ -188,8 +188,8 @@ fn unusable_definitions_are_refused_with_the_reason() {
 
 #[test]
 fn audit_tags_are_added_user_tags_kept_and_collisions_refused() {
-    use ecs_oidc_deploy::config::BitbucketContext;
-    use ecs_oidc_deploy::task_def::audit_tags;
+    use ecs_oidc_deploy::context::BitbucketContext;
+    use ecs_oidc_deploy::rules::task_def::audit_tags;
     let context = BitbucketContext {
         repo_full_name: Some("acme/web-app".into()),
         commit: Some("3f7c2a91".into()),
@@ -260,7 +260,7 @@ fn diff_lines_show_old_and_new_values() {
     let old = json!({"a": {"b": [1, {"c": "x"}]}, "gone": true});
     let new = json!({"a": {"b": [1, {"c": "y"}]}, "added": "z"});
     assert_eq!(
-        ecs_oidc_deploy::task_def::diff_lines(&old, &new),
+        ecs_oidc_deploy::rules::task_def::diff_lines(&old, &new),
         vec![
             "a.b[1].c: \"x\" → \"y\"",
             "gone: true → (absent)",
@@ -274,14 +274,14 @@ fn diff_lines_show_an_appended_entry_on_its_own() {
     let old = json!({"environment": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]});
     let new = json!({"environment": [{"name": "A", "value": "1"}, {"name": "B", "value": "3"}, {"name": "C", "value": "a=b"}]});
     assert_eq!(
-        ecs_oidc_deploy::task_def::diff_lines(&old, &new),
+        ecs_oidc_deploy::rules::task_def::diff_lines(&old, &new),
         vec![
             "environment[1].value: \"2\" → \"3\"",
             "environment[2]: (absent) → {\"name\":\"C\",\"value\":\"a=b\"}"
         ]
     );
     assert_eq!(
-        ecs_oidc_deploy::task_def::diff_lines(&new, &old),
+        ecs_oidc_deploy::rules::task_def::diff_lines(&new, &old),
         vec![
             "environment[1].value: \"3\" → \"2\"",
             "environment[2]: {\"name\":\"C\",\"value\":\"a=b\"} → (absent)"

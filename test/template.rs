@@ -1,7 +1,7 @@
 //! `${NAME}` in the TASK_DEFINITION file, without a network: what is a placeholder, what stays
 //! as it is, how values are inserted, and how unset variables are reported.
 
-use ecs_oidc_deploy::template::{self, Piece, Reason, Unfilled};
+use ecs_oidc_deploy::config::template::{self, Piece, Reason, Unfilled};
 use serde_json::{Value, json};
 
 fn lookup(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {

@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::settings::{self as overrides, Overrides};
+use crate::config::template;
 use crate::error::Problem;
-use crate::image::ImageRef;
-use crate::overrides::{self, Overrides};
-use crate::template;
+use crate::model::image::ImageRef;
 use crate::vars;
 
 use super::credentials::is_valid_role_arn;
@@ -261,7 +261,7 @@ fn is_valid_tag_text(text: &str, max: usize) -> bool {
 }
 
 /// Reads the file, parses it as JSON and fills its `${NAME}` placeholders from every variable
-/// the pipe received (see [`crate::template`]).
+/// the pipe received (see [`crate::config::template`]).
 fn read_task_definition_file(
     path: &str,
     clone_dir: Option<&Path>,

@@ -4,8 +4,8 @@ use crate::error::Problem;
 use crate::secret::Secret;
 use crate::vars;
 
-use super::context::BitbucketContext;
 use super::raw::Raw;
+use crate::context::BitbucketContext;
 
 /// Default STS session length, as in aws-actions/configure-aws-credentials.
 pub const DEFAULT_ROLE_DURATION_SECONDS: i32 = 3600;

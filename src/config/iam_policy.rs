@@ -4,8 +4,8 @@
 use crate::error::Problem;
 use crate::vars;
 
-use super::context::BitbucketContext;
 use super::raw::Raw;
+use crate::context::BitbucketContext;
 
 /// Which steps the printed trust policy lets assume the role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,20 +12,21 @@
 pub mod after;
 pub mod change;
 pub mod code_deploy;
-pub mod context;
 pub mod credentials;
 pub mod iam_policy;
 pub mod pre_deploy;
 pub mod raw;
+pub mod settings;
 pub mod target;
+pub mod template;
 pub mod wait;
 
+use crate::context::BitbucketContext;
 use crate::error::{Error, Problem};
 use crate::vars;
 
 pub use after::After;
 pub use change::{AUDIT_TAG_PREFIX, Change, TaskDefinitionFile};
-pub use context::BitbucketContext;
 pub use credentials::{
     Auth, Credentials, DEFAULT_ROLE_DURATION_SECONDS, Endpoints, is_valid_role_arn, session_name,
 };
@@ -50,7 +51,7 @@ pub struct Config {
     /// revision before any service is updated.
     pub pre_deploy: Option<PreDeploy>,
     /// The `CODEDEPLOY_*` variables, for services whose deployments CodeDeploy runs.
-    pub code_deploy: crate::blue_green::Options,
+    pub code_deploy: code_deploy::Options,
     /// Tagging, clean-up and outputs after the deploy.
     pub after: After,
     /// Printing the IAM policies instead of deploying.
@@ -78,7 +79,7 @@ impl Config {
         let mut warnings = Vec::new();
         let raw = Raw::new(vars, &mut problems, &mut warnings);
         let print = iam_policy::print(&raw, &mut problems);
-        let context = context::read(&raw);
+        let context = BitbucketContext::from_vars(raw.pairs());
         let region = target::region(&raw, &mut problems);
         let credentials = credentials::read(&raw, &context, print, &mut problems, &mut warnings);
         let target = target::read(&raw, region, &mut problems);

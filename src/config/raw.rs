@@ -94,9 +94,16 @@ impl Raw {
         self.values.get(var.name).map(String::as_str)
     }
 
-    /// A variable Bitbucket sets (`BITBUCKET_*`): not a pipe variable, so it has no [`Var`].
+    /// A variable Bitbucket sets (`BITBUCKET_*`) that the configuration itself needs (the
+    /// clone, the storage folder, the token): not a pipe variable, so it has no [`Var`].
     pub fn bitbucket(&self, name: &str) -> Option<String> {
         self.cleaned(name)
+    }
+
+    /// Every (name, value) pair as it arrived, for readers of variables that are not the
+    /// pipe's (the Bitbucket context).
+    pub fn pairs(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.values.iter().map(|(k, v)| (k.clone(), v.clone()))
     }
 
     /// Every variable as it arrived, for the `${NAME}` placeholders of a task definition file.

@@ -1,0 +1,14 @@
+//! The rules: every decision the deploy makes, as pure functions. Nothing here does I/O,
+//! names an SDK type, or is async; each rule takes what was read ([`crate::model`]) and the
+//! configuration ([`crate::config`]) and returns what to do, so it is tested without a network.
+//! Only the steps ([`crate::steps`]) call them.
+
+pub mod appspec;
+pub mod cleanup;
+pub mod codedeploy_verdict;
+pub mod overrides;
+pub mod plan;
+pub mod policy;
+pub mod rollout;
+pub mod scheduled;
+pub mod task_def;
