@@ -1,28 +1,27 @@
 //! ecs-oidc-deploy: deploy a new image to an Amazon ECS service from a Bitbucket Pipelines
 //! step, with the step's OIDC token instead of stored AWS keys.
 //!
-//! The steps, in order, each in its own module; [`deploy`] is the runbook that calls them:
-//! 1. [`config`]: read and validate every pipe variable, each defined once in [`vars`], one
-//!    section per concern, reporting all problems at once;
-//! 2. [`auth`]: exchange `BITBUCKET_STEP_OIDC_TOKEN` for STS credentials (or use static keys);
-//! 3. [`read`]: read the services and the task definitions they run; [`ecr`]: check the images;
-//!    [`blue_green`]: find the CodeDeploy deployment group of each `CODE_DEPLOY` service;
-//! 4. [`plan`] (pure): the new revisions (each identical to its source but for the images,
-//!    see [`task_def`]) and which service moves to which;
-//! 5. [`apply`]: register the revisions, run `PRE_DEPLOY_COMMAND` ([`pre_deploy`]), and
-//!    update every service in one call each, or start its CodeDeploy deployment with the
-//!    AppSpec generated from the service ([`appspec`]);
-//! 6. [`follow`] + [`rollout`] / [`codedeploy_verdict`] (pure): follow every deployment to a
-//!    verdict;
-//! 7. [`diagnose`]: on a failure, why the tasks stopped and what their containers logged
-//!    ([`logs`]);
-//! 8. [`retarget`]: after a verified deploy, move the EventBridge rules and Scheduler
-//!    schedules pinned to the old revision (`UPDATE_SCHEDULED_TASKS`; [`scheduled`] decides).
+//! The folders are the layers, and a file's folder says what it may do (`test/layers.rs`
+//! keeps it so):
+//! - [`steps`]: the runbook ([`steps::deploy`]) and its steps, in order: credentials
+//!   ([`aws::sts`]), read ([`steps::read`], [`steps::images`]), plan, apply
+//!   ([`steps::change`], [`steps::apply`], [`steps::pre_deploy`], [`steps::blue_green`]),
+//!   follow ([`steps::follow`], [`steps::diagnose`]), after ([`steps::after`],
+//!   [`steps::retarget`]) or roll back ([`steps::rollback`]). The only code that calls the
+//!   adapters; it may use everything below.
+//! - [`rules`]: every decision, as pure functions without I/O, SDK types or `async`: the new
+//!   task definition ([`rules::task_def`], [`rules::overrides`]), the plan ([`rules::plan`]),
+//!   how a rollout stands ([`rules::rollout`], [`rules::codedeploy_verdict`]), what moves
+//!   ([`rules::scheduled`]), which revisions go ([`rules::cleanup`]), the AppSpec
+//!   ([`rules::appspec`]) and the IAM policy ([`rules::policy`]). Tested without a network.
+//! - [`aws`]: the adapters, one file per AWS service, the only code that names SDK types;
+//!   client building, retries and the reduction of SDK errors to [`error::AwsError`].
+//! - Below all three: [`config`] (every pipe variable, each defined once in [`vars`]),
+//!   [`context`] (the `BITBUCKET_*` variables), [`model`] (what is read, as plain data),
+//!   [`error`], [`report`], [`secret`] and [`help`].
 //!
-//! Decisions ([`config`], [`plan`], [`task_def`], [`rollout`], [`appspec`],
-//! [`codedeploy_verdict`], [`image`], [`policy`], [`scheduled`]) never call AWS and are tested
-//! without a network; only [`auth`], [`ecs`], [`ecr`], [`codedeploy`], [`logs`] and
-//! [`eventbridge`] name SDK operations.
+//! Allowed directions: steps → rules and adapters; rules → the layer below; adapters → the
+//! layer below. Nothing else.
 
 pub mod aws;
 pub mod config;

@@ -2,13 +2,19 @@
 //! The only code that calls the AWS adapters ([`crate::aws`]); every decision it acts on comes
 //! from the rules ([`crate::rules`]).
 
+pub mod after;
 pub mod apply;
 pub mod blue_green;
+pub mod change;
 pub mod deploy;
 pub mod diagnose;
+pub mod dry_run;
 pub mod follow;
+pub mod images;
 pub mod outputs;
 pub mod pre_deploy;
 pub mod read;
+pub mod record;
 pub mod retarget;
 pub mod rollback;
+pub mod verdict;

@@ -9,11 +9,14 @@ use std::collections::HashMap;
 use futures_util::future::join_all;
 use serde_json::Value;
 
+use crate::aws;
+use crate::aws::codedeploy::CodeDeploy;
 use crate::aws::ecs::{DESCRIBE_SERVICES_MAX, Ecs, Lookup};
 use crate::config::Config;
 use crate::error::{Changed, Error};
 use crate::report::Reporter;
 use crate::rules::rollout::{Service, revision_name};
+use crate::steps::blue_green::{self, Deployer};
 
 /// The live services, in the configured order, each checked to be deployable.
 pub async fn services(
@@ -138,4 +141,88 @@ pub async fn task_definitions(
         found.insert(arn.clone(), json);
     }
     Ok(found)
+}
+
+/// The services, and the task definitions they run (unless a file replaces them, or only a
+/// restart was asked for).
+pub async fn everything(
+    ecs: &Ecs,
+    config: &Config,
+    report: &Reporter,
+) -> Result<(Vec<crate::rules::rollout::Service>, HashMap<String, Value>), Error> {
+    let services = services(ecs, config, report).await?;
+    let sources = if let Some(file) = &config.change.task_definition_file {
+        if file.placeholders.is_empty() {
+            report.step(&format!("Using the task definition in {}", file.display));
+        } else {
+            report.step(&format!(
+                "Using the task definition in {} (placeholders filled from {})",
+                file.display,
+                file.placeholders.join(", ")
+            ));
+        }
+        HashMap::new()
+    } else if config.change.image.is_some()
+        || !config.change.container_images.is_empty()
+        || !config.change.overrides.is_empty()
+        || config.pre_deploy.is_some()
+    {
+        let arns: Vec<String> = services.iter().map(|s| s.task_definition.clone()).collect();
+        task_definitions(ecs, &arns, report).await?
+    } else {
+        HashMap::new()
+    };
+    Ok((services, sources))
+}
+
+/// The CodeDeploy client and the deployment group of every CODE_DEPLOY service, found
+/// before anything changes; with no such service, neither. Also checks that each one's
+/// AppSpec can be made, so a service without a load balancer is refused here.
+pub async fn code_deploy_targets(
+    config: &Config,
+    services: &[crate::rules::rollout::Service],
+    credentials: aws::Credentials,
+    report: &Reporter,
+) -> Result<Deployer, Error> {
+    if !services
+        .iter()
+        .any(crate::rules::rollout::Service::uses_code_deploy)
+    {
+        if config.code_deploy != crate::config::code_deploy::Options::default() {
+            report.warn("the CODEDEPLOY_* variables are set, but no service uses the CODE_DEPLOY deployment controller; they are ignored");
+        }
+        return Ok(Deployer::default());
+    }
+    let cd = CodeDeploy::new(aws::codedeploy_client(
+        &config.target.region,
+        config.credentials.endpoints.codedeploy.as_deref(),
+        credentials,
+    ));
+    let named: Vec<(&str, &crate::rules::rollout::Service)> = config
+        .target
+        .services
+        .iter()
+        .map(String::as_str)
+        .zip(services)
+        .collect();
+    let targets = blue_green::find_groups(
+        &cd,
+        &config.target.cluster,
+        &named,
+        &config.code_deploy,
+        report,
+    )
+    .await?;
+    for target in &targets {
+        blue_green::request(
+            target,
+            target.live.primary_revision(),
+            &config.code_deploy,
+            (None, None, None),
+        )?;
+    }
+    Ok(Deployer {
+        client: Some(cd),
+        targets,
+    })
 }
