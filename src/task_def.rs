@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 use crate::error::Error;
 
 /// Keys that DescribeTaskDefinition returns and RegisterTaskDefinition rejects.
-pub const DESCRIBE_ONLY_KEYS: [&str; 8] = [
+/// `deleteRequestedAt` comes with a revision in `DELETE_IN_PROGRESS`, which ECS keeps running
+/// for the services that still use it, so a deploy may start from one.
+pub const DESCRIBE_ONLY_KEYS: [&str; 9] = [
     "compatibilities",
     "taskDefinitionArn",
     "requiresAttributes",
@@ -19,6 +21,7 @@ pub const DESCRIBE_ONLY_KEYS: [&str; 8] = [
     "status",
     "registeredAt",
     "deregisteredAt",
+    "deleteRequestedAt",
     "registeredBy",
 ];
 

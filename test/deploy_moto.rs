@@ -325,6 +325,44 @@ fn an_unknown_service_or_cluster_is_named() {
     assert_eq!(moto.client().list_task_definitions("web").len(), 1);
 }
 
+/// A revision in DELETE_IN_PROGRESS still runs the services that use it, and
+/// DescribeTaskDefinition returns it with `deleteRequestedAt`: the deploy starts from it and
+/// the key is not sent back to RegisterTaskDefinition.
+#[test]
+fn a_revision_being_deleted_deploys_without_its_delete_requested_at() {
+    let moto = world(&["web"]);
+    let hook: ProxyHook = std::sync::Arc::new(|ctx, req| {
+        if req.target().as_deref() != Some("DescribeTaskDefinition") {
+            return None;
+        }
+        let mut body = ctx.forward_resp(req).body_json();
+        body["taskDefinition"]["status"] = json!("DELETE_IN_PROGRESS");
+        body["taskDefinition"]["deregisteredAt"] = json!(1_764_500_000.0);
+        body["taskDefinition"]["deleteRequestedAt"] = json!(1_764_600_000.0);
+        Some(Resp::json(200, body))
+    });
+    let player = RolloutPlayer::with_hook(moto.endpoint(), 1, hook);
+    pipe(&player.endpoint()).run().assert_success();
+    let registered: Vec<Value> = player
+        .requests()
+        .iter()
+        .filter(|r| r.target().as_deref() == Some("RegisterTaskDefinition"))
+        .map(|r| r.json())
+        .collect();
+    assert_eq!(registered.len(), 1);
+    for key in ["deleteRequestedAt", "deregisteredAt", "status"] {
+        assert!(
+            registered[0].get(key).is_none(),
+            "{key} sent: {}",
+            registered[0]
+        );
+    }
+    assert_eq!(
+        registered[0]["containerDefinitions"][0]["image"],
+        format!("{REGISTRY}/web:v2")
+    );
+}
+
 #[test]
 fn no_secret_is_ever_printed_even_with_debug() {
     let moto = world(&["web"]);
