@@ -52,6 +52,7 @@ pub mod pre_deploy;
 pub mod read;
 pub mod report;
 pub mod retarget;
+pub mod revision_diff;
 pub mod rollback;
 pub mod rollout;
 pub mod scheduled;

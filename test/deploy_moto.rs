@@ -104,7 +104,7 @@ fn deploys_a_revision_that_differs_from_the_old_one_only_in_the_image() {
         "container web: {REGISTRY}/web:v1 → {REGISTRY}/web:v2"
     ));
     out.assert_contains("found, digest sha256:");
-    out.assert_contains("registered web:2 (was web:1); changed: containerDefinitions[0].image");
+    out.assert_contains("registered web:2 (was web:1); changed: web: image");
 
     let c = moto.client();
     let old = comparable(&c.describe_task_definition("web:1"));

@@ -323,7 +323,7 @@ fn the_live_revision_gets_exactly_the_named_changes() {
     let player = RolloutPlayer::start(moto.endpoint());
     let out = the_overrides(pipe(&player.endpoint())).run();
     out.assert_success();
-    out.assert_contains("registered web:2 (was web:1); changed: containerDefinitions[0].image, containerDefinitions[0].environment[0].value, containerDefinitions[0].environment[2], containerDefinitions[0].secrets[0].valueFrom, containerDefinitions[0].secrets[1], executionRoleArn, cpu, memory, taskRoleArn");
+    out.assert_contains("registered web:2 (was web:1); changed: web: image, web: environment FEATURE_FLAGS, web: environment NEW_SETTING, web: secrets DATABASE_URL, web: secrets API_KEY, executionRoleArn, cpu, memory, taskRoleArn");
 
     let mut expected = live_register_input(&moto);
     expected["cpu"] = json!("512");
@@ -384,10 +384,10 @@ fn the_dry_run_shows_each_change_and_changes_nothing() {
     for line in [
         r#"cpu: "256" → "512""#,
         r#"memory: "512" → "2048""#,
-        r#"containerDefinitions[0].environment[0].value: "" → "beta,dark-mode""#,
-        r#"containerDefinitions[0].environment[2]: (absent) → {"name":"NEW_SETTING","value":"a=b"}"#,
-        &format!(r#"containerDefinitions[0].secrets[0].valueFrom: "{DB_SECRET}" → "{STAGING_DB}""#),
-        r#"containerDefinitions[0].secrets[1]: (absent) → {"name":"API_KEY","valueFrom":"/staging/api-key"}"#,
+        r#"web: environment FEATURE_FLAGS: "" → "beta,dark-mode""#,
+        r#"web: environment NEW_SETTING: (absent) → "a=b""#,
+        &format!(r#"web: secrets DATABASE_URL: "{DB_SECRET}" → "{STAGING_DB}""#),
+        r#"web: secrets API_KEY: (absent) → "/staging/api-key""#,
         r#"taskRoleArn: (absent) → "web-task""#,
         &format!(r#"executionRoleArn: "{EXEC_ROLE}" → "{STAGING_EXEC}""#),
     ] {
