@@ -59,6 +59,7 @@ pub mod scheduled;
 pub mod secret;
 pub mod task_def;
 pub mod template;
+pub mod throttle;
 pub mod vars;
 
 pub use config::Config;

@@ -77,6 +77,71 @@ fn update_service_answer_lost_once_starts_exactly_one_deployment() {
 }
 
 #[test]
+fn forced_update_with_its_answer_lost_starts_one_deployment_and_follows_it() {
+    let fake = EcsFake::start(completed().lose("UpdateService", 1));
+    let out = pipe(&fake).env("FORCE_NEW_DEPLOYMENT", "true").run();
+    out.assert_success()
+        .assert_contains("the update may have happened all the same, so reading the service back")
+        .assert_contains(&format!(
+            "DescribeServices shows the update happened: following deployment {OUR_ID}"
+        ))
+        .assert_not_contains("sending the forced update again");
+    assert!(
+        last_line(&out).starts_with("✔ Deployed web:42"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(
+        count(&fake, "UpdateService"),
+        1,
+        "sent once, not by the SDK again"
+    );
+    assert_eq!(fake.updates(), 1, "exactly one new deployment");
+}
+
+#[test]
+fn forced_update_reset_before_it_arrived_is_sent_again_once_the_read_shows_none() {
+    let fake = EcsFake::start(completed().reset("UpdateService", 1));
+    let out = pipe(&fake).env("FORCE_NEW_DEPLOYMENT", "true").run();
+    out.assert_success().assert_contains(&format!(
+        "DescribeServices shows the service was not updated (its PRIMARY deployment {OLD_ID} runs web:41, not web:42): no deployment was started, so sending the forced update again"
+    ));
+    assert_eq!(count(&fake, "UpdateService"), 2);
+    assert_eq!(fake.updates(), 1, "exactly one new deployment");
+    let ops = fake.operations();
+    let first = ops.iter().position(|o| o == "UpdateService").expect("sent");
+    assert_eq!(
+        ops.get(first + 1).map(String::as_str),
+        Some("DescribeServices"),
+        "read back before sending again: {ops:?}"
+    );
+}
+
+#[test]
+fn forced_update_throttled_is_still_retried() {
+    let mut script = completed();
+    script.throttle_updates = 2;
+    let fake = EcsFake::start(script);
+    let out = pipe(&fake).env("FORCE_NEW_DEPLOYMENT", "true").run();
+    out.assert_success()
+        .assert_not_contains("reading the service back");
+    assert_eq!(
+        count(&fake, "UpdateService"),
+        3,
+        "two throttled, then applied"
+    );
+    assert_eq!(fake.updates(), 1);
+    assert_eq!(
+        out.output
+            .matches("AWS is throttling ecs:UpdateService")
+            .count(),
+        1,
+        "{}",
+        out.describe()
+    );
+}
+
+#[test]
 fn update_service_that_really_failed_says_not_updated_as_the_read_confirmed_and_exits_2() {
     let fake = EcsFake::start(completed().reset("UpdateService", u32::MAX));
     let out = pipe(&fake).run();
