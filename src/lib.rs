@@ -54,6 +54,7 @@ pub mod report;
 pub mod retarget;
 pub mod revision_diff;
 pub mod rollback;
+pub mod rollback_read_back;
 pub mod rollout;
 pub mod scheduled;
 pub mod secret;

@@ -18,7 +18,8 @@ use ecs_oidc_deploy::rollout::Service;
 
 use crate::support::ecs_fake::{
     EcsFake, Fault, FaultKind, NEW_TD, OLD_ID, OLD_TD, OUR_ID, Script, TASK_ARN, TaskScript,
-    completed, completed_service, deploy_nginx, deployment, service, settled_service, task,
+    completed, completed_service, crashed_task, deploy_nginx, deployment, failed, service,
+    settled_service, task,
 };
 use crate::support::fake::{ProxyHook, Resp};
 use crate::support::pipe::{Outcome, Pipe};
@@ -139,6 +140,96 @@ fn forced_update_throttled_is_still_retried() {
         "{}",
         out.describe()
     );
+}
+
+/// A deploy whose rollout the circuit breaker fails, then ROLLBACK_ON_FAILURE's UpdateService
+/// back to web:41 meets `kind` on every attempt (the deploy's own UpdateService is call 1).
+fn failed_deploy_whose_rollback_update(kind: FaultKind) -> Script {
+    let rb = "ecs-svc/7700000000000000050";
+    let mut script = Script::new(vec![
+        service(
+            vec![
+                deployment(OUR_ID, "PRIMARY", NEW_TD, 0, 3, 3, Some("IN_PROGRESS")),
+                deployment(OLD_ID, "ACTIVE", OLD_TD, 3, 3, 0, Some("COMPLETED")),
+            ],
+            vec![],
+        ),
+        service(
+            vec![
+                failed(
+                    deployment(OUR_ID, "PRIMARY", NEW_TD, 0, 3, 0, Some("FAILED")),
+                    3,
+                ),
+                deployment(OLD_ID, "ACTIVE", OLD_TD, 3, 3, 0, Some("COMPLETED")),
+            ],
+            vec![],
+        ),
+    ]);
+    script.stopped_tasks = vec![crashed_task(1, OUR_ID)];
+    script.rollback_frames = vec![
+        service(
+            vec![
+                deployment(rb, "PRIMARY", OLD_TD, 0, 3, 3, Some("IN_PROGRESS")),
+                deployment(OUR_ID, "ACTIVE", NEW_TD, 0, 3, 0, Some("FAILED")),
+            ],
+            vec![],
+        ),
+        service(
+            vec![deployment(
+                rb,
+                "PRIMARY",
+                OLD_TD,
+                3,
+                3,
+                0,
+                Some("COMPLETED"),
+            )],
+            vec![],
+        ),
+    ];
+    script.faults.push(Fault {
+        operation: "UpdateService".into(),
+        kind,
+        from: 2,
+        times: u32::MAX,
+    });
+    script
+}
+
+#[test]
+fn rollback_update_answer_lost_is_read_back_and_the_rollback_followed() {
+    let fake = EcsFake::start(failed_deploy_whose_rollback_update(FaultKind::Lost));
+    let out = pipe(&fake).env("ROLLBACK_ON_FAILURE", "true").run();
+    out.assert_code(1)
+        .assert_contains("the rollback may have started all the same, so reading the service back")
+        .assert_contains(
+            "DescribeServices shows the rollback started: following deployment ecs-svc/7700000000000000050",
+        )
+        .assert_not_contains("the rollback of web to web:41 could not start");
+    assert!(
+        last_line(&out).ends_with("rolled back: the service runs web:41 again"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(fake.updates(), 2, "the deploy and one rollback");
+}
+
+#[test]
+fn rollback_update_reset_says_the_read_showed_no_rollback() {
+    let fake = EcsFake::start(failed_deploy_whose_rollback_update(FaultKind::Reset));
+    let out = pipe(&fake).env("ROLLBACK_ON_FAILURE", "true").run();
+    out.assert_code(1)
+        .assert_not_contains("rolled back: the service runs");
+    let last = last_line(&out);
+    assert!(
+        last.contains("the rollback of web to web:41 did not start")
+            && last.contains(&format!(
+                "DescribeServices shows the service was not rolled back (its PRIMARY deployment {OUR_ID} runs web:42, not web:41)"
+            )),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(fake.updates(), 1, "only the deploy");
 }
 
 #[test]
