@@ -13,10 +13,11 @@ use crate::plan::{Plan, ServicePlan, Source};
 use crate::report::Reporter;
 use crate::rollout::{Service, revision_name};
 use crate::task_def;
+use crate::throttle;
 
 /// How many UpdateService calls may be in flight at once: enough to start 50 services in a
 /// few seconds, few enough not to drain the account's ECS request bucket that other
-/// pipelines share (the SDK's retries absorb the occasional throttle).
+/// pipelines share (a throttled update is sent again, see [`crate::throttle`]).
 pub const UPDATE_CONCURRENCY: usize = 5;
 
 /// A service this run updated.
@@ -37,7 +38,15 @@ pub struct Updated {
 }
 
 /// Registers every revision of the plan, in order; returns their ARNs by plan index.
-pub async fn register(ecs: &Ecs, plan: &Plan, report: &Reporter) -> Result<Vec<String>, Error> {
+///
+/// A throttled registration (RegisterTaskDefinition allows one a second per account, shared by
+/// every pipeline) is sent again for as long as the deploy's time allows ([`crate::throttle`]).
+pub async fn register(
+    ecs: &Ecs,
+    config: &Config,
+    plan: &Plan,
+    report: &Reporter,
+) -> Result<Vec<String>, Error> {
     let several = plan.services.len() > 1;
     let mut registered: Vec<String> = Vec::new();
     for revision in &plan.revisions {
@@ -52,8 +61,8 @@ pub async fn register(ecs: &Ecs, plan: &Plan, report: &Reporter) -> Result<Vec<S
         } else {
             report.step(&format!("Registering a new revision of {}", td.family()));
         }
-        let arn = ecs
-            .register_task_definition(&request)
+        let budget = throttle::budget(config.wait.timeout);
+        let arn = throttle::retry(budget, report, || ecs.register_task_definition(&request))
             .await
             .map_err(|err| register_failed(td.family(), &registered, several, err))?;
         let changes = match &revision.source {
@@ -351,8 +360,8 @@ pub fn read_back(service: &Service, wanted: &Wanted<'_>) -> ReadBack {
 pub const FORCED_SENDS: u32 = 3;
 
 /// One service's UpdateService. A forced one (`FORCE_NEW_DEPLOYMENT`) is sent once by the SDK,
-/// since each one that arrives starts a deployment; a throttled one was not applied and is
-/// sent again ([`crate::throttle`]).
+/// since each one that arrives starts a deployment. A throttled one was not applied and is sent
+/// again for as long as the deploy's time allows ([`crate::throttle`]).
 async fn send_update(
     ecs: &Ecs,
     config: &Config,
@@ -369,11 +378,7 @@ async fn send_update(
             config.change.desired_count,
         )
     };
-    if config.change.force_new_deployment {
-        crate::throttle::retry(crate::throttle::budget(config.wait.timeout), report, send).await
-    } else {
-        send().await
-    }
+    throttle::retry(throttle::budget(config.wait.timeout), report, send).await
 }
 
 /// After an UpdateService without a definite answer: read the service back and follow what it

@@ -363,6 +363,52 @@ fn a_revision_being_deleted_deploys_without_its_delete_requested_at() {
     );
 }
 
+/// Forty pipelines in one account drain RegisterTaskDefinition's bucket (a burst of 20, then
+/// one a second): this one is throttled for 25 s in a row, well past the SDK's five attempts
+/// (about 15 s), and still registers and deploys, saying once that it waits on AWS's rate limit.
+#[test]
+fn a_registration_throttled_for_25_seconds_still_succeeds() {
+    let moto = world(&["web"]);
+    let first: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    let hook: ProxyHook = std::sync::Arc::new(move |_ctx, req| {
+        if req.target().as_deref() != Some("RegisterTaskDefinition") {
+            return None;
+        }
+        let mut first = first.lock().expect("lock");
+        let since = first.get_or_insert_with(std::time::Instant::now).elapsed();
+        (since < std::time::Duration::from_secs(25))
+            .then(|| Resp::aws_json_error(400, "ThrottlingException", "Rate exceeded"))
+    });
+    let player = RolloutPlayer::with_hook(moto.endpoint(), 1, hook);
+    let out = pipe(&player.endpoint())
+        .timeout(std::time::Duration::from_secs(150))
+        .run();
+    out.assert_success();
+    assert!(
+        out.elapsed >= std::time::Duration::from_secs(25),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(
+        out.output
+            .matches("AWS is throttling ecs:RegisterTaskDefinition (its rate limit is shared by every pipeline in this account); waiting for its turn, for up to 120s")
+            .count(),
+        1,
+        "{}",
+        out.describe()
+    );
+    let registrations = player
+        .requests()
+        .iter()
+        .filter(|r| r.target().as_deref() == Some("RegisterTaskDefinition"))
+        .count();
+    assert!(
+        registrations > 5,
+        "more than the SDK's attempts: {registrations}"
+    );
+    assert_eq!(moto.client().list_task_definitions("web").len(), 2);
+}
+
 #[test]
 fn no_secret_is_ever_printed_even_with_debug() {
     let moto = world(&["web"]);
