@@ -234,7 +234,7 @@ fn without_the_template_switch_a_1_0_file_is_registered_as_written() {
         }]
     });
     let p = pipe(&player.endpoint()).env("TASK_DEFINITION", "ecs/web.json");
-    p.write_file("ecs/web.json", &file.to_string());
+    p.write_file("ecs/web.json", file.to_string());
     let out = p.run();
     out.assert_success()
         .assert_contains("Using the task definition in ecs/web.json\n")
@@ -250,7 +250,7 @@ fn without_the_template_switch_a_1_0_file_is_registered_as_written() {
     let p = pipe(&player.endpoint())
         .env("TASK_DEFINITION", "ecs/web.json")
         .env("JAVA_OPTS", "-Xmx1g");
-    p.write_file("ecs/web.json", &file.to_string());
+    p.write_file("ecs/web.json", file.to_string());
     let out = p.run();
     out.assert_success().assert_contains(
         "! TASK_DEFINITION ecs/web.json is used as written, with ${JAVA_OPTS}; that variable is set, and TASK_DEFINITION_TEMPLATE: 'true' would fill it in",
