@@ -126,6 +126,28 @@ impl AwsError {
             })
     }
 
+    /// True when AWS refused the call for its rate limit: the error codes the SDK classifies
+    /// as throttling (HTTP 429 too), but for `LimitExceededException`, which ECS uses for a
+    /// quota that waiting does not lift. A throttled call was not applied.
+    pub fn is_throttled(&self) -> bool {
+        self.status == Some(429)
+            || self.code.as_deref().is_some_and(|c| {
+                matches!(
+                    c,
+                    "Throttling"
+                        | "ThrottlingException"
+                        | "ThrottledException"
+                        | "RequestThrottledException"
+                        | "TooManyRequestsException"
+                        | "ProvisionedThroughputExceededException"
+                        | "RequestLimitExceeded"
+                        | "BandwidthLimitExceeded"
+                        | "RequestThrottled"
+                        | "SlowDown"
+                )
+            })
+    }
+
     /// True when the failure of a write leaves its outcome unknown: the request may have
     /// reached AWS and been applied, but no answer said so. That is a timeout, a connection
     /// closed or reset after the request was sent, a 5xx, or an unreadable answer, on the

@@ -281,6 +281,12 @@ pub const TASK_DEFINITION: Var = Var::new(
     "-",
     "task definition JSON file (relative to the clone) used instead of the service's current revision",
 );
+pub const TASK_DEFINITION_TEMPLATE: Var = Var::new(
+    "TASK_DEFINITION_TEMPLATE",
+    Bool,
+    "false",
+    "fill ${NAME} placeholders in the TASK_DEFINITION file from the pipe's variables ($${ for a literal ${)",
+);
 pub const VERIFY_IMAGE: Var = Var::new(
     "VERIFY_IMAGE",
     Bool,
@@ -477,6 +483,7 @@ pub const ALL: &[Var] = &[
     IMAGE,
     CONTAINER_NAME,
     TASK_DEFINITION,
+    TASK_DEFINITION_TEMPLATE,
     VERIFY_IMAGE,
     FORCE_NEW_DEPLOYMENT,
     DESIRED_COUNT,

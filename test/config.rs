@@ -667,6 +667,7 @@ fn a_file_with_unset_placeholders_is_reported_with_every_other_problem() {
     let found = problems(with(&[
         ("BITBUCKET_CLONE_DIR", &clone),
         ("TASK_DEFINITION", "ecs/web.json"),
+        ("TASK_DEFINITION_TEMPLATE", "true"),
         ("IMAGE", ""),
         ("WAIT", "maybe"),
         ("FAMILY", "web"),
@@ -687,6 +688,7 @@ fn a_file_with_unset_placeholders_is_reported_with_every_other_problem() {
     let config = Config::from_vars(with(&[
         ("BITBUCKET_CLONE_DIR", &clone),
         ("TASK_DEFINITION", "ecs/web.json"),
+        ("TASK_DEFINITION_TEMPLATE", "true"),
         ("FAMILY", "web"),
         ("IMAGE_REPO", "nginx"),
     ]))
@@ -695,5 +697,26 @@ fn a_file_with_unset_placeholders_is_reported_with_every_other_problem() {
     assert_eq!(file.json["family"], "web");
     assert_eq!(file.json["containerDefinitions"][0]["image"], "nginx:1");
     assert_eq!(file.placeholders, ["FAMILY", "IMAGE_REPO"]);
+    // Without TASK_DEFINITION_TEMPLATE the file is kept as written (1.0), unset names and
+    // all; one warning names the placeholders whose variable is set.
+    let config = Config::from_vars(with(&[
+        ("BITBUCKET_CLONE_DIR", &clone),
+        ("TASK_DEFINITION", "ecs/web.json"),
+        ("FAMILY", "web"),
+    ]))
+    .expect("1.0 file");
+    let file = config.change.task_definition_file.expect("file");
+    assert_eq!(file.json["family"], "${FAMILY}");
+    assert_eq!(
+        file.json["containerDefinitions"][0]["image"],
+        "${IMAGE_REPO}:1"
+    );
+    assert!(file.placeholders.is_empty());
+    assert_eq!(
+        config.warnings,
+        [
+            "TASK_DEFINITION ecs/web.json is used as written, with ${FAMILY}; that variable is set, and TASK_DEFINITION_TEMPLATE: 'true' would fill it in"
+        ]
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -236,3 +236,45 @@ fn policies_cover_every_service_and_the_pre_deploy_task() {
         json!(["ecs:DescribeTasks", "ecs:StopTask"])
     );
 }
+
+#[test]
+fn throttled_calls_back_off_capped_and_jittered_within_the_deploys_time() {
+    use ecs_oidc_deploy::steps::throttle::{MAX_PAUSE, MAX_WAIT, budget, pause};
+    use std::time::Duration;
+    assert_eq!(budget(Duration::from_secs(1800)), MAX_WAIT);
+    assert_eq!(budget(Duration::from_secs(30)), Duration::from_secs(30));
+    // Half the step, plus the jitter's share of the other half.
+    assert_eq!(pause(0, 0.0), Duration::from_millis(250));
+    assert_eq!(pause(0, 1.0), Duration::from_millis(500));
+    assert_eq!(pause(2, 0.5), Duration::from_millis(1500));
+    assert_eq!(pause(40, 1.0), MAX_PAUSE, "capped");
+    assert_eq!(pause(40, 0.0), MAX_PAUSE / 2);
+}
+
+#[test]
+fn throttling_is_the_sdks_throttling_codes_but_not_an_ecs_quota() {
+    use ecs_oidc_deploy::error::AwsError;
+    let with_code = |code: &str| {
+        let mut err = AwsError::plain("ecs:RegisterTaskDefinition", "x");
+        err.code = Some(code.into());
+        err
+    };
+    for code in [
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+    ] {
+        assert!(with_code(code).is_throttled(), "{code}");
+    }
+    for code in [
+        "LimitExceededException",
+        "ServerException",
+        "AccessDeniedException",
+    ] {
+        assert!(!with_code(code).is_throttled(), "{code}");
+    }
+    let mut err = AwsError::plain("ecs:UpdateService", "x");
+    err.status = Some(429);
+    assert!(err.is_throttled());
+}

@@ -104,7 +104,7 @@ fn deploys_a_revision_that_differs_from_the_old_one_only_in_the_image() {
         "container web: {REGISTRY}/web:v1 → {REGISTRY}/web:v2"
     ));
     out.assert_contains("found, digest sha256:");
-    out.assert_contains("registered web:2 (was web:1); changed: containerDefinitions[0].image");
+    out.assert_contains("registered web:2 (was web:1); changed: web: image");
 
     let c = moto.client();
     let old = comparable(&c.describe_task_definition("web:1"));
@@ -323,6 +323,90 @@ fn an_unknown_service_or_cluster_is_named() {
     out.assert_code(2)
         .assert_contains("cluster \"staging\" was not found in eu-west-1");
     assert_eq!(moto.client().list_task_definitions("web").len(), 1);
+}
+
+/// A revision in DELETE_IN_PROGRESS still runs the services that use it, and
+/// DescribeTaskDefinition returns it with `deleteRequestedAt`: the deploy starts from it and
+/// the key is not sent back to RegisterTaskDefinition.
+#[test]
+fn a_revision_being_deleted_deploys_without_its_delete_requested_at() {
+    let moto = world(&["web"]);
+    let hook: ProxyHook = std::sync::Arc::new(|ctx, req| {
+        if req.target().as_deref() != Some("DescribeTaskDefinition") {
+            return None;
+        }
+        let mut body = ctx.forward_resp(req).body_json();
+        body["taskDefinition"]["status"] = json!("DELETE_IN_PROGRESS");
+        body["taskDefinition"]["deregisteredAt"] = json!(1_764_500_000.0);
+        body["taskDefinition"]["deleteRequestedAt"] = json!(1_764_600_000.0);
+        Some(Resp::json(200, body))
+    });
+    let player = RolloutPlayer::with_hook(moto.endpoint(), 1, hook);
+    pipe(&player.endpoint()).run().assert_success();
+    let registered: Vec<Value> = player
+        .requests()
+        .iter()
+        .filter(|r| r.target().as_deref() == Some("RegisterTaskDefinition"))
+        .map(|r| r.json())
+        .collect();
+    assert_eq!(registered.len(), 1);
+    for key in ["deleteRequestedAt", "deregisteredAt", "status"] {
+        assert!(
+            registered[0].get(key).is_none(),
+            "{key} sent: {}",
+            registered[0]
+        );
+    }
+    assert_eq!(
+        registered[0]["containerDefinitions"][0]["image"],
+        format!("{REGISTRY}/web:v2")
+    );
+}
+
+/// Forty pipelines in one account drain RegisterTaskDefinition's bucket (a burst of 20, then
+/// one a second): this one is throttled for 25 s in a row, well past the SDK's five attempts
+/// (about 15 s), and still registers and deploys, saying once that it waits on AWS's rate limit.
+#[test]
+fn a_registration_throttled_for_25_seconds_still_succeeds() {
+    let moto = world(&["web"]);
+    let first: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    let hook: ProxyHook = std::sync::Arc::new(move |_ctx, req| {
+        if req.target().as_deref() != Some("RegisterTaskDefinition") {
+            return None;
+        }
+        let mut first = first.lock().expect("lock");
+        let since = first.get_or_insert_with(std::time::Instant::now).elapsed();
+        (since < std::time::Duration::from_secs(25))
+            .then(|| Resp::aws_json_error(400, "ThrottlingException", "Rate exceeded"))
+    });
+    let player = RolloutPlayer::with_hook(moto.endpoint(), 1, hook);
+    let out = pipe(&player.endpoint())
+        .timeout(std::time::Duration::from_secs(150))
+        .run();
+    out.assert_success();
+    assert!(
+        out.elapsed >= std::time::Duration::from_secs(25),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(
+        out.output
+            .matches("AWS is throttling ecs:RegisterTaskDefinition (its rate limit is shared by every pipeline in this account); waiting for its turn, for up to 120s")
+            .count(),
+        1,
+        "{}",
+        out.describe()
+    );
+    let registrations = player
+        .requests()
+        .iter()
+        .filter(|r| r.target().as_deref() == Some("RegisterTaskDefinition"))
+        .count();
+    assert!(
+        registrations > 5,
+        "more than the SDK's attempts: {registrations}"
+    );
+    assert_eq!(moto.client().list_task_definitions("web").len(), 2);
 }
 
 #[test]

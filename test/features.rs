@@ -139,7 +139,7 @@ fn dry_run_shows_the_diff_and_the_calls_and_changes_nothing() {
         .run();
     out.assert_success();
     out.assert_contains(&format!(
-        "containerDefinitions[0].image: \"{REGISTRY}/app:v1\" → \"{REGISTRY}/app:v2\""
+        "app: image: \"{REGISTRY}/app:v1\" → \"{REGISTRY}/app:v2\""
     ));
     out.assert_contains(
         "tag bitbucket:commit: (absent) → \"3f7c2a91d04b8e65a1c9f0e2d7b4a8c6e5f1d203\"",

@@ -18,7 +18,8 @@ use ecs_oidc_deploy::steps::pre_deploy::{lost_task, stop_words};
 
 use crate::support::ecs_fake::{
     EcsFake, Fault, FaultKind, NEW_TD, OLD_ID, OLD_TD, OUR_ID, Script, TASK_ARN, TaskScript,
-    completed, completed_service, deploy_nginx, deployment, service, settled_service, task,
+    completed, completed_service, crashed_task, deploy_nginx, deployment, failed, service,
+    settled_service, task,
 };
 use crate::support::fake::{ProxyHook, Resp};
 use crate::support::pipe::{Outcome, Pipe};
@@ -74,6 +75,161 @@ fn update_service_answer_lost_once_starts_exactly_one_deployment() {
     assert_eq!(fake.update_calls(), 2, "the SDK sent it again");
     assert_eq!(fake.updates(), 1, "exactly one deployment");
     out.assert_not_contains("reading the service back");
+}
+
+#[test]
+fn forced_update_with_its_answer_lost_starts_one_deployment_and_follows_it() {
+    let fake = EcsFake::start(completed().lose("UpdateService", 1));
+    let out = pipe(&fake).env("FORCE_NEW_DEPLOYMENT", "true").run();
+    out.assert_success()
+        .assert_contains("the update may have happened all the same, so reading the service back")
+        .assert_contains(&format!(
+            "DescribeServices shows the update happened: following deployment {OUR_ID}"
+        ))
+        .assert_not_contains("sending the forced update again");
+    assert!(
+        last_line(&out).starts_with("✔ Deployed web:42"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(
+        count(&fake, "UpdateService"),
+        1,
+        "sent once, not by the SDK again"
+    );
+    assert_eq!(fake.updates(), 1, "exactly one new deployment");
+}
+
+#[test]
+fn forced_update_reset_before_it_arrived_is_sent_again_once_the_read_shows_none() {
+    let fake = EcsFake::start(completed().reset("UpdateService", 1));
+    let out = pipe(&fake).env("FORCE_NEW_DEPLOYMENT", "true").run();
+    out.assert_success().assert_contains(&format!(
+        "DescribeServices shows the service was not updated (its PRIMARY deployment {OLD_ID} runs web:41, not web:42): no deployment was started, so sending the forced update again"
+    ));
+    assert_eq!(count(&fake, "UpdateService"), 2);
+    assert_eq!(fake.updates(), 1, "exactly one new deployment");
+    let ops = fake.operations();
+    let first = ops.iter().position(|o| o == "UpdateService").expect("sent");
+    assert_eq!(
+        ops.get(first + 1).map(String::as_str),
+        Some("DescribeServices"),
+        "read back before sending again: {ops:?}"
+    );
+}
+
+#[test]
+fn forced_update_throttled_is_still_retried() {
+    let mut script = completed();
+    script.throttle_updates = 2;
+    let fake = EcsFake::start(script);
+    let out = pipe(&fake).env("FORCE_NEW_DEPLOYMENT", "true").run();
+    out.assert_success()
+        .assert_not_contains("reading the service back");
+    assert_eq!(
+        count(&fake, "UpdateService"),
+        3,
+        "two throttled, then applied"
+    );
+    assert_eq!(fake.updates(), 1);
+    assert_eq!(
+        out.output
+            .matches("AWS is throttling ecs:UpdateService")
+            .count(),
+        1,
+        "{}",
+        out.describe()
+    );
+}
+
+/// A deploy whose rollout the circuit breaker fails, then ROLLBACK_ON_FAILURE's UpdateService
+/// back to web:41 meets `kind` on every attempt (the deploy's own UpdateService is call 1).
+fn failed_deploy_whose_rollback_update(kind: FaultKind) -> Script {
+    let rb = "ecs-svc/7700000000000000050";
+    let mut script = Script::new(vec![
+        service(
+            vec![
+                deployment(OUR_ID, "PRIMARY", NEW_TD, 0, 3, 3, Some("IN_PROGRESS")),
+                deployment(OLD_ID, "ACTIVE", OLD_TD, 3, 3, 0, Some("COMPLETED")),
+            ],
+            vec![],
+        ),
+        service(
+            vec![
+                failed(
+                    deployment(OUR_ID, "PRIMARY", NEW_TD, 0, 3, 0, Some("FAILED")),
+                    3,
+                ),
+                deployment(OLD_ID, "ACTIVE", OLD_TD, 3, 3, 0, Some("COMPLETED")),
+            ],
+            vec![],
+        ),
+    ]);
+    script.stopped_tasks = vec![crashed_task(1, OUR_ID)];
+    script.rollback_frames = vec![
+        service(
+            vec![
+                deployment(rb, "PRIMARY", OLD_TD, 0, 3, 3, Some("IN_PROGRESS")),
+                deployment(OUR_ID, "ACTIVE", NEW_TD, 0, 3, 0, Some("FAILED")),
+            ],
+            vec![],
+        ),
+        service(
+            vec![deployment(
+                rb,
+                "PRIMARY",
+                OLD_TD,
+                3,
+                3,
+                0,
+                Some("COMPLETED"),
+            )],
+            vec![],
+        ),
+    ];
+    script.faults.push(Fault {
+        operation: "UpdateService".into(),
+        kind,
+        from: 2,
+        times: u32::MAX,
+    });
+    script
+}
+
+#[test]
+fn rollback_update_answer_lost_is_read_back_and_the_rollback_followed() {
+    let fake = EcsFake::start(failed_deploy_whose_rollback_update(FaultKind::Lost));
+    let out = pipe(&fake).env("ROLLBACK_ON_FAILURE", "true").run();
+    out.assert_code(1)
+        .assert_contains("the rollback may have started all the same, so reading the service back")
+        .assert_contains(
+            "DescribeServices shows the rollback started: following deployment ecs-svc/7700000000000000050",
+        )
+        .assert_not_contains("the rollback of web to web:41 could not start");
+    assert!(
+        last_line(&out).ends_with("rolled back: the service runs web:41 again"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(fake.updates(), 2, "the deploy and one rollback");
+}
+
+#[test]
+fn rollback_update_reset_says_the_read_showed_no_rollback() {
+    let fake = EcsFake::start(failed_deploy_whose_rollback_update(FaultKind::Reset));
+    let out = pipe(&fake).env("ROLLBACK_ON_FAILURE", "true").run();
+    out.assert_code(1)
+        .assert_not_contains("rolled back: the service runs");
+    let last = last_line(&out);
+    assert!(
+        last.contains("the rollback of web to web:41 did not start")
+            && last.contains(&format!(
+                "DescribeServices shows the service was not rolled back (its PRIMARY deployment {OUR_ID} runs web:42, not web:41)"
+            )),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(fake.updates(), 1, "only the deploy");
 }
 
 #[test]

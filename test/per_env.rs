@@ -124,6 +124,7 @@ fn a_templated_file_is_registered_exactly_as_filled() {
     let greeting = r#"say "hi" \ to C:\temp\new"#;
     let p = pipe(&player.endpoint())
         .env("TASK_DEFINITION", "ecs/web.json")
+        .env("TASK_DEFINITION_TEMPLATE", "true")
         .env("GREETING", greeting)
         .env("DB_HOST", "db.staging.internal")
         .env("ACCOUNT_ID", "123456789012");
@@ -210,6 +211,70 @@ fn a_templated_file_is_registered_exactly_as_filled() {
     );
 }
 
+/// A 1.0 file full of shell text: without TASK_DEFINITION_TEMPLATE it is registered exactly
+/// as written, every `${...}` and `$${` included, as 1.0 did. One warning names the
+/// placeholder whose variable is set (JAVA_OPTS), not `${HOME}` (the pipe container's own).
+#[test]
+fn without_the_template_switch_a_1_0_file_is_registered_as_written() {
+    let moto = world_with(live_task_definition());
+    let player = RolloutPlayer::start(moto.endpoint());
+    let file = json!({
+        "family": "web",
+        "executionRoleArn": EXEC_ROLE,
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "256",
+        "memory": "512",
+        "containerDefinitions": [{
+            "name": "web",
+            "image": "placeholder",
+            "essential": true,
+            "command": ["sh", "-c", "exec java ${JAVA_OPTS} -jar app.jar --x=$${KEEP}"],
+            "environment": [{"name": "CACHE", "value": "${HOME}/cache"}]
+        }]
+    });
+    let p = pipe(&player.endpoint()).env("TASK_DEFINITION", "ecs/web.json");
+    p.write_file("ecs/web.json", file.to_string());
+    let out = p.run();
+    out.assert_success()
+        .assert_contains("Using the task definition in ecs/web.json\n")
+        .assert_not_contains("TASK_DEFINITION_TEMPLATE");
+    let mut expected = file.clone();
+    expected["containerDefinitions"][0]["image"] = json!(format!("{REGISTRY}/web:v2"));
+    let bodies = registered(&player.requests());
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(split_tags(bodies[0].clone()).0, expected);
+
+    // JAVA_OPTS set for the pipe: still as written, and one line says the switch would fill it.
+    let player = RolloutPlayer::start(moto.endpoint());
+    let p = pipe(&player.endpoint())
+        .env("TASK_DEFINITION", "ecs/web.json")
+        .env("JAVA_OPTS", "-Xmx1g");
+    p.write_file("ecs/web.json", file.to_string());
+    let out = p.run();
+    out.assert_success().assert_contains(
+        "! TASK_DEFINITION ecs/web.json is used as written, with ${JAVA_OPTS}; that variable is set, and TASK_DEFINITION_TEMPLATE: 'true' would fill it in",
+    );
+    assert_eq!(out.output.matches("TASK_DEFINITION_TEMPLATE").count(), 1);
+    out.assert_not_contains("-Xmx1g");
+    let bodies = registered(&player.requests());
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(split_tags(bodies[0].clone()).0, expected);
+}
+
+#[test]
+fn the_template_switch_without_a_file_is_refused_before_any_request() {
+    let fake = Fake::from_fn(|_| {
+        Resp::aws_json_error(500, "InternalFailure", "the pipe must not call AWS")
+    });
+    let out = pipe(&fake.endpoint())
+        .env("TASK_DEFINITION_TEMPLATE", "true")
+        .run();
+    out.assert_code(2)
+        .assert_contains("TASK_DEFINITION_TEMPLATE is true but TASK_DEFINITION is not set");
+    assert!(fake.requests().is_empty(), "no request at all");
+}
+
 #[test]
 fn unset_placeholders_are_all_named_with_their_paths_before_any_request() {
     let fake = Fake::from_fn(|_| {
@@ -217,6 +282,7 @@ fn unset_placeholders_are_all_named_with_their_paths_before_any_request() {
     });
     let p = pipe(&fake.endpoint())
         .env("TASK_DEFINITION", "ecs/web.json")
+        .env("TASK_DEFINITION_TEMPLATE", "true")
         .env("DB_HOST", "");
     p.write_file(
         "ecs/web.json",
@@ -257,7 +323,7 @@ fn the_live_revision_gets_exactly_the_named_changes() {
     let player = RolloutPlayer::start(moto.endpoint());
     let out = the_overrides(pipe(&player.endpoint())).run();
     out.assert_success();
-    out.assert_contains("registered web:2 (was web:1); changed: containerDefinitions[0].image, containerDefinitions[0].environment[0].value, containerDefinitions[0].environment[2], containerDefinitions[0].secrets[0].valueFrom, containerDefinitions[0].secrets[1], executionRoleArn, cpu, memory, taskRoleArn");
+    out.assert_contains("registered web:2 (was web:1); changed: web: image, web: environment FEATURE_FLAGS, web: environment NEW_SETTING, web: secrets DATABASE_URL, web: secrets API_KEY, executionRoleArn, cpu, memory, taskRoleArn");
 
     let mut expected = live_register_input(&moto);
     expected["cpu"] = json!("512");
@@ -318,10 +384,10 @@ fn the_dry_run_shows_each_change_and_changes_nothing() {
     for line in [
         r#"cpu: "256" → "512""#,
         r#"memory: "512" → "2048""#,
-        r#"containerDefinitions[0].environment[0].value: "" → "beta,dark-mode""#,
-        r#"containerDefinitions[0].environment[2]: (absent) → {"name":"NEW_SETTING","value":"a=b"}"#,
-        &format!(r#"containerDefinitions[0].secrets[0].valueFrom: "{DB_SECRET}" → "{STAGING_DB}""#),
-        r#"containerDefinitions[0].secrets[1]: (absent) → {"name":"API_KEY","valueFrom":"/staging/api-key"}"#,
+        r#"web: environment FEATURE_FLAGS: "" → "beta,dark-mode""#,
+        r#"web: environment NEW_SETTING: (absent) → "a=b""#,
+        &format!(r#"web: secrets DATABASE_URL: "{DB_SECRET}" → "{STAGING_DB}""#),
+        r#"web: secrets API_KEY: (absent) → "/staging/api-key""#,
         r#"taskRoleArn: (absent) → "web-task""#,
         &format!(r#"executionRoleArn: "{EXEC_ROLE}" → "{STAGING_EXEC}""#),
     ] {
@@ -392,6 +458,7 @@ fn the_printed_policy_lets_the_role_pass_the_roles_given() {
     let p = p
         .remove("EXECUTION_ROLE_ARN")
         .env("TASK_DEFINITION", "ecs/web.json")
+        .env("TASK_DEFINITION_TEMPLATE", "true")
         .env("ENV_NAME", "staging");
     p.write_file(
         "ecs/web.json",

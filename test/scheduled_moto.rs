@@ -542,6 +542,60 @@ fn a_lost_put_targets_answer_is_read_back_and_counts_when_the_target_moved() {
     );
 }
 
+/// The first attempt of each write is applied and its answer lost; the SDK's retry then gets a
+/// definite 4xx. The 4xx alone would say "not moved"; the watched attempts say it may have
+/// been, so the rule and the schedule are read back, and they did move.
+#[test]
+fn a_lost_first_answer_then_a_4xx_on_the_retry_is_read_back() {
+    let moto = world();
+    let seen: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let hook: ProxyHook = Arc::new(move |ctx: &ProxyCtx, req: &Req| {
+        // Scheduler is a REST API: UpdateSchedule is a PUT on the schedule's path.
+        let key = if req.target().as_deref() == Some("PutTargets") {
+            format!(
+                "PutTargets:{}",
+                req.json()["Rule"].as_str().unwrap_or_default()
+            )
+        } else if req.method == "PUT" && req.path.starts_with("/schedules/") {
+            format!("UpdateSchedule:{}", req.path)
+        } else {
+            return None;
+        };
+        let mut seen = seen.lock().expect("lock");
+        if seen.contains(&key) {
+            return Some(Resp::aws_json_error(
+                400,
+                "ConcurrentModificationException",
+                "Another change is in progress",
+            ));
+        }
+        seen.push(key);
+        ctx.forward(req);
+        Some(Resp::close())
+    });
+    let player = RolloutPlayer::with_hook(moto.endpoint(), 2, hook);
+    let out = pipe(&player.endpoint())
+        .timeout(std::time::Duration::from_secs(180))
+        .run();
+    out.assert_success();
+    out.assert_contains("moved rule nightly-report on bus default: web:3 → web:4 (the answer was lost; read back, it is moved)");
+    assert_eq!(
+        moto.targets_of("default", "nightly-report")[0]["EcsParameters"]["TaskDefinitionArn"],
+        json!(web(4))
+    );
+    let puts = player
+        .requests()
+        .iter()
+        .filter(|r| r.target().as_deref() == Some("PutTargets"))
+        .count();
+    assert_eq!(puts, 4, "two rules, each sent twice");
+    out.assert_contains("moved schedule monthly-close in group batch: web:3 → web:4 (the answer was lost; read back, it is moved)");
+    assert_eq!(
+        moto.get_schedule("batch", "monthly-close")["Target"]["EcsParameters"]["TaskDefinitionArn"],
+        json!(web(4))
+    );
+}
+
 #[test]
 fn keep_revisions_spares_a_revision_a_rule_or_schedule_still_pins() {
     let moto = world();

@@ -40,7 +40,7 @@ fn only_the_chosen_image_changes_and_describe_only_keys_go() {
                 .register_request(),
             &request
         ),
-        vec!["containerDefinitions[0].image"]
+        vec!["app: image"]
     );
 }
 
@@ -286,5 +286,51 @@ fn diff_lines_show_an_appended_entry_on_its_own() {
             "environment[1].value: \"3\" → \"2\"",
             "environment[2]: {\"name\":\"C\",\"value\":\"a=b\"} → (absent)"
         ]
+    );
+}
+
+#[test]
+fn diff_lines_name_containers_and_named_entries() {
+    let old = json!({"containerDefinitions": [
+        {"name": "app", "image": "a:1",
+         "environment": [{"name": "PORT", "value": "80"}, {"name": "LOG_LEVEL", "value": "info"}],
+         "secrets": [{"name": "DB", "valueFrom": "/test/db"}],
+         "portMappings": [{"name": "http", "containerPort": 80}]},
+        {"name": "sidecar", "image": "s:1", "portMappings": [{"containerPort": 9000}]}
+    ]});
+    // The containers swap places and LOG_LEVEL moves: by name, neither is a change.
+    let new = json!({"containerDefinitions": [
+        {"name": "sidecar", "image": "s:1", "portMappings": [{"containerPort": 9001}]},
+        {"name": "app", "image": "a:2",
+         "environment": [{"name": "LOG_LEVEL", "value": "debug"}, {"name": "PORT", "value": "80"},
+                         {"name": "NEW", "value": "x", "extra": 1}],
+         "secrets": [{"name": "API", "valueFrom": "/staging/api"}],
+         "portMappings": [{"name": "http", "containerPort": 8080}]},
+        {"name": "worker", "image": "w:1"}
+    ]});
+    assert_eq!(
+        ecs_oidc_deploy::rules::task_def::diff_lines(&old, &new),
+        vec![
+            r#"app: image: "a:1" → "a:2""#,
+            r#"app: environment LOG_LEVEL: "info" → "debug""#,
+            r#"app: environment NEW: (absent) → {"name":"NEW","value":"x","extra":1}"#,
+            r#"app: secrets DB: "/test/db" → (absent)"#,
+            r#"app: secrets API: (absent) → "/staging/api""#,
+            r#"app: portMappings http.containerPort: 80 → 8080"#,
+            // Unnamed port mappings keep their JSON path below the container's name.
+            r#"sidecar: portMappings[0].containerPort: 9000 → 9001"#,
+            r#"containerDefinitions worker: (absent) → {"name":"worker","image":"w:1"}"#,
+        ]
+    );
+    assert_eq!(
+        changed_paths(&old, &new)[..2],
+        ["app: image", "app: environment LOG_LEVEL"]
+    );
+    // Containers without names, or sharing one, are compared by position.
+    let old = json!({"containerDefinitions": [{"image": "a:1"}]});
+    let new = json!({"containerDefinitions": [{"image": "a:2"}]});
+    assert_eq!(
+        changed_paths(&old, &new),
+        vec!["containerDefinitions[0].image"]
     );
 }

@@ -211,7 +211,8 @@ impl Ecs {
     }
 
     /// One UpdateService call carrying every change, so ECS starts exactly one deployment.
-    /// A retry of the same call (same task definition, no `forceNewDeployment`) starts none.
+    /// A retry of the same call (same task definition, no `forceNewDeployment`) starts none;
+    /// a forced one is sent once, without the SDK's retries (see the body).
     pub async fn update_service(
         &self,
         cluster: &str,
@@ -222,7 +223,8 @@ impl Ecs {
     ) -> Result<Service, AwsError> {
         let raw = RawBody::default();
         let attempts = WriteAttempts::default();
-        self.client
+        let mut call = self
+            .client
             .update_service()
             .cluster(cluster)
             .service(service)
@@ -231,8 +233,17 @@ impl Ecs {
             .set_desired_count(desired_count)
             .customize()
             .interceptor(raw.clone())
-            .interceptor(attempts.clone())
-            .send()
+            .interceptor(attempts.clone());
+        if force_new_deployment {
+            // Every forced UpdateService that arrives starts a deployment, so the SDK must not
+            // send it again after a lost answer: the caller reads the service back instead, and
+            // retries a throttled one itself (crate::steps::throttle).
+            call = call.config_override(
+                aws_sdk_ecs::config::Builder::default()
+                    .retry_config(aws_smithy_types::retry::RetryConfig::disabled()),
+            );
+        }
+        call.send()
             .await
             .map_err(|e| AwsError::from_write("ecs:UpdateService", &e, &attempts))?;
         let service = raw

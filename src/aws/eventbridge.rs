@@ -9,6 +9,7 @@ use aws_sdk_eventbridge::types::Target as RuleTarget;
 use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
 use aws_sdk_scheduler::operation::update_schedule::builders::UpdateScheduleFluentBuilder;
 
+use crate::aws::WriteAttempts;
 use crate::error::AwsError;
 use crate::model::scheduled::{self, PinnedTarget};
 
@@ -170,7 +171,8 @@ impl Schedulers {
     }
 
     /// PutTargets with `targets` (each whole, as read but for the revision). A partial failure
-    /// (`FailedEntries`) is an error. When the answer is lost, the rule's targets are read back
+    /// (`FailedEntries`) is an error. When any attempt's answer is lost (even if the SDK's
+    /// retry then got a definite refusal, see [`WriteAttempts`]), the rule's targets are read back
     /// and the write counts as done only if every one of them now is what was sent.
     pub async fn put_targets(
         &self,
@@ -201,15 +203,18 @@ impl Schedulers {
         rule: &str,
         targets: &[RuleTarget],
     ) -> Result<(), AwsError> {
+        let attempts = WriteAttempts::default();
         let out = self
             .events
             .put_targets()
             .rule(rule)
             .event_bus_name(bus)
             .set_targets(Some(targets.to_vec()))
+            .customize()
+            .interceptor(attempts.clone())
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("events:PutTargets", &e))?;
+            .map_err(|e| AwsError::from_write("events:PutTargets", &e, &attempts))?;
         let failed = out.failed_entries.unwrap_or_default();
         if out.failed_entry_count == 0 && failed.is_empty() {
             return Ok(());
@@ -279,14 +284,19 @@ impl Schedulers {
             .map_err(|e| AwsError::from_sdk("scheduler:GetSchedule", &e))
     }
 
-    /// UpdateSchedule with every field of `schedule` (see [`update_request`]). When the answer
-    /// is lost, the schedule is read back and the write counts as done only if its target now
+    /// UpdateSchedule with every field of `schedule` (see [`update_request`]). When any
+    /// attempt's answer is lost ([`WriteAttempts`]), the schedule is read back and the write counts as done only if its target now
     /// is what was sent.
     pub async fn update_schedule(&self, schedule: &GetScheduleOutput) -> Result<Written, AwsError> {
-        let result = update_request(&self.scheduler, schedule).send().await;
+        let attempts = WriteAttempts::default();
+        let result = update_request(&self.scheduler, schedule)
+            .customize()
+            .interceptor(attempts.clone())
+            .send()
+            .await;
         let err = match result {
             Ok(_) => return Ok(Written::Answered),
-            Err(e) => AwsError::from_sdk("scheduler:UpdateSchedule", &e),
+            Err(e) => AwsError::from_write("scheduler:UpdateSchedule", &e, &attempts),
         };
         if !err.is_ambiguous() {
             return Err(err);

@@ -37,7 +37,9 @@ pub type Credentials = SharedCredentialsProvider;
 
 /// Retries for every call: the SDK's standard mode (jittered exponential backoff on
 /// throttling, 5xx and connection errors). RegisterTaskDefinition allows 1 call/s per
-/// account, and parallel pipelines share that bucket, so allow a few more than the default 3.
+/// account, and parallel pipelines share that bucket, so allow a few more than the default 3;
+/// a registration or update still throttled after these is sent again by
+/// [`crate::steps::throttle::retry`] for as long as the deploy's time allows.
 pub fn retry_config() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(5)
 }

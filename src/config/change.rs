@@ -64,7 +64,7 @@ pub struct Change {
 
 /// Reads the change section. The container images are given when the list has items, even bad
 /// ones, so that a bad list is not also reported as a missing `IMAGE`.
-pub fn read(raw: &Raw, problems: &mut Vec<Problem>) -> Change {
+pub fn read(raw: &Raw, problems: &mut Vec<Problem>, warnings: &mut Vec<String>) -> Change {
     let force_new_deployment = raw.boolean(&vars::FORCE_NEW_DEPLOYMENT, problems);
     let image = image(raw, problems);
     let image_given = image.is_some() || problems.iter().any(|p| p.variable == vars::IMAGE.name);
@@ -86,8 +86,11 @@ pub fn read(raw: &Raw, problems: &mut Vec<Problem>) -> Change {
     // A file given but unusable is reported on its own, not also as a missing IMAGE.
     let file_path = raw.text(&vars::TASK_DEFINITION);
     let file_given = file_path.is_some();
-    let task_definition_file = file_path
-        .and_then(|path| read_task_definition_file(&path, clone_dir.as_deref(), raw, problems));
+    let templated = templated(raw, file_given, problems);
+    let task_definition_file = file_path.and_then(|path| {
+        let file = read_task_definition_file(&path, clone_dir.as_deref(), problems)?;
+        fill_placeholders(file, templated, raw, problems, warnings)
+    });
     if !image_given
         && !file_given
         && !force_new_deployment
@@ -260,12 +263,22 @@ fn is_valid_tag_text(text: &str, max: usize) -> bool {
             .all(|c| c.is_alphanumeric() || c == ' ' || "+-=._:/@".contains(c))
 }
 
-/// Reads the file, parses it as JSON and fills its `${NAME}` placeholders from every variable
-/// the pipe received (see [`crate::config::template`]).
+/// `TASK_DEFINITION_TEMPLATE`, which only means something with a file.
+fn templated(raw: &Raw, file_given: bool, problems: &mut Vec<Problem>) -> bool {
+    let templated = raw.boolean(&vars::TASK_DEFINITION_TEMPLATE, problems);
+    if templated && !file_given {
+        problems.push(Problem::new(
+            vars::TASK_DEFINITION_TEMPLATE.name,
+            "is true but TASK_DEFINITION is not set; it fills ${NAME} placeholders in a TASK_DEFINITION file, so set TASK_DEFINITION or remove TASK_DEFINITION_TEMPLATE",
+        ));
+    }
+    templated
+}
+
+/// Reads the file and parses it as JSON, exactly as 1.0 did.
 fn read_task_definition_file(
     path: &str,
     clone_dir: Option<&Path>,
-    raw: &Raw,
     problems: &mut Vec<Problem>,
 ) -> Option<TaskDefinitionFile> {
     let full = match clone_dir {
@@ -282,25 +295,61 @@ fn read_task_definition_file(
             return None;
         }
     };
-    let mut json = match serde_json::from_str(&text) {
-        Ok(json) => json,
+    match serde_json::from_str(&text) {
+        Ok(json) => Some(TaskDefinitionFile {
+            display: path.to_string(),
+            json,
+            placeholders: Vec::new(),
+        }),
         Err(e) => {
             problems.push(Problem::new(
                 vars::TASK_DEFINITION.name,
                 format!("{path} is not valid JSON: {e}"),
             ));
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// With `TASK_DEFINITION_TEMPLATE`, fills the file's `${NAME}` placeholders from every
+/// variable the pipe received (see [`crate::config::template`]). Without it the file stays exactly as
+/// written, as in 1.0, and one warning names the placeholders whose variable is set, since
+/// those are most likely meant to be filled.
+fn fill_placeholders(
+    mut file: TaskDefinitionFile,
+    templated: bool,
+    raw: &Raw,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<String>,
+) -> Option<TaskDefinitionFile> {
     let lookup = |name: &str| raw.get_any(name).map(str::to_string);
-    match template::render(&mut json, &lookup) {
-        Ok(placeholders) => Some(TaskDefinitionFile {
-            display: path.to_string(),
-            json,
-            placeholders,
-        }),
+    if !templated {
+        let set: Vec<String> = template::names(&file.json)
+            .into_iter()
+            .filter(|name| lookup(name).is_some_and(|v| !v.trim().is_empty()))
+            .map(|name| format!("${{{name}}}"))
+            .collect();
+        if !set.is_empty() {
+            let (that, it) = if set.len() == 1 {
+                ("that variable is", "it")
+            } else {
+                ("those variables are", "them")
+            };
+            warnings.push(format!(
+                "TASK_DEFINITION {} is used as written, with {}; {that} set, and TASK_DEFINITION_TEMPLATE: 'true' would fill {it} in",
+                file.display,
+                set.join(", "),
+            ));
+        }
+        return Some(file);
+    }
+    match template::render(&mut file.json, &lookup) {
+        Ok(placeholders) => {
+            file.placeholders = placeholders;
+            Some(file)
+        }
         Err(unfilled) => {
-            problems.extend(template::problems(path, &unfilled));
+            problems.extend(template::problems(&file.display, &unfilled));
             None
         }
     }

@@ -83,7 +83,7 @@ impl Config {
         let region = target::region(&raw, &mut problems);
         let credentials = credentials::read(&raw, &context, print, &mut problems, &mut warnings);
         let target = target::read(&raw, region, &mut problems);
-        let change = change::read(&raw, &mut problems);
+        let change = change::read(&raw, &mut problems, &mut warnings);
         let wait = wait::read(&raw, &mut problems);
         let after = after::read(&raw, wait.enabled, &mut problems);
         let iam_policy = iam_policy::read(&raw, print, &context, &mut problems, &mut warnings);

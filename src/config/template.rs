@@ -9,8 +9,10 @@
 //! without braces and every other `$` stay as they are. A placeholder whose variable is unset
 //! or empty is an error, and every such placeholder is reported at once with its JSON path,
 //! before any AWS call: an empty string in a task definition is how a missing setting hides.
-//! Only the file is templated; the live task definition never is. `config` calls [`render`]
-//! with every variable the pipe received.
+//! Only the file is templated; the live task definition never is. Templating is opt-in
+//! (`TASK_DEFINITION_TEMPLATE`): `config` calls [`render`] with every variable the pipe
+//! received when it is `true`, and otherwise only [`names`], to say which placeholders a
+//! 1.0-style file (used exactly as written) would have had filled.
 
 use serde_json::Value;
 
@@ -101,6 +103,35 @@ fn placeholder(text: &str) -> Option<&str> {
     let valid = (first.is_ascii_alphabetic() || first == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     valid.then_some(name)
+}
+
+/// The names of the `${NAME}` placeholders in the string values of `value`, each once, in the
+/// order of first use, without filling anything: what a file would use if it were templated.
+/// The step's credentials and the pipe container's own variables are left out, since they
+/// could never be filled.
+pub fn names(value: &Value) -> Vec<String> {
+    let mut names = Vec::new();
+    collect(value, &mut names);
+    names
+}
+
+fn collect(value: &Value, names: &mut Vec<String>) {
+    match value {
+        Value::String(text) if text.contains("${") => {
+            for piece in pieces(text) {
+                if let Piece::Var(name) = piece {
+                    let fillable = !CREDENTIALS.contains(&name.as_str())
+                        && !CONTAINER_VARIABLES.contains(&name.as_str());
+                    if fillable && !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect(item, names)),
+        Value::Object(map) => map.values().for_each(|item| collect(item, names)),
+        _ => {}
+    }
 }
 
 /// Fills every placeholder in the string values of `value`, in place. `lookup` gives a

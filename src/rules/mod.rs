@@ -9,6 +9,7 @@ pub mod codedeploy_verdict;
 pub mod overrides;
 pub mod plan;
 pub mod policy;
+pub mod revision_diff;
 pub mod rollout;
 pub mod scheduled;
 pub mod task_def;

@@ -184,7 +184,7 @@ pub fn target_container(
             return Err(Error::Config(vec![Problem::new(
                 variable,
                 format!(
-                    "goes to one container, but CONTAINER_IMAGES changes {} in {}; deploy with IMAGE and CONTAINER_NAME, or put per-container values into a TASK_DEFINITION file with ${{NAME}} placeholders",
+                    "goes to one container, but CONTAINER_IMAGES changes {} in {}; deploy with IMAGE and CONTAINER_NAME, or put per-container values into a TASK_DEFINITION file with ${{NAME}} placeholders and TASK_DEFINITION_TEMPLATE: 'true'",
                     names.join(" and "),
                     td.source
                 ),

@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 use crate::error::Error;
 
 /// Keys that DescribeTaskDefinition returns and RegisterTaskDefinition rejects.
-pub const DESCRIBE_ONLY_KEYS: [&str; 8] = [
+/// `deleteRequestedAt` comes with a revision in `DELETE_IN_PROGRESS`, which ECS keeps running
+/// for the services that still use it, so a deploy may start from one.
+pub const DESCRIBE_ONLY_KEYS: [&str; 9] = [
     "compatibilities",
     "taskDefinitionArn",
     "requiresAttributes",
@@ -19,6 +21,7 @@ pub const DESCRIBE_ONLY_KEYS: [&str; 8] = [
     "status",
     "registeredAt",
     "deregisteredAt",
+    "deleteRequestedAt",
     "registeredBy",
 ];
 
@@ -189,47 +192,14 @@ impl TaskDefinition {
     }
 }
 
-/// The JSON paths where `old` and `new` differ, such as `containerDefinitions[0].image`.
-/// Used to show a user exactly what the new revision changes.
+/// Where `old` and `new` differ, such as `app: image` or `cpu`: list entries that have names
+/// are named (see [`crate::rules::revision_diff`]). Used to show a user exactly what the new revision
+/// changes.
 pub fn changed_paths(old: &Value, new: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    diff(old, new, String::new(), &mut out);
-    out
-}
-
-fn diff(old: &Value, new: &Value, path: String, out: &mut Vec<String>) {
-    match (old, new) {
-        (Value::Object(a), Value::Object(b)) => {
-            let mut keys: Vec<&String> = a
-                .keys()
-                .chain(b.keys().filter(|k| !a.contains_key(*k)))
-                .collect();
-            keys.dedup();
-            for key in keys {
-                let sub = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
-                match (a.get(key), b.get(key)) {
-                    (Some(x), Some(y)) => diff(x, y, sub, out),
-                    _ => out.push(sub),
-                }
-            }
-        }
-        // Item by item, so an entry appended to `environment` shows as that one entry.
-        (Value::Array(a), Value::Array(b)) if !path.is_empty() => {
-            for i in 0..a.len().max(b.len()) {
-                let sub = format!("{path}[{i}]");
-                match (a.get(i), b.get(i)) {
-                    (Some(x), Some(y)) => diff(x, y, sub, out),
-                    _ => out.push(sub),
-                }
-            }
-        }
-        _ if old != new => out.push(path),
-        _ => {}
-    }
+    crate::rules::revision_diff::differences(old, new)
+        .into_iter()
+        .map(|d| d.label)
+        .collect()
 }
 
 impl TaskDefinition {
@@ -305,8 +275,8 @@ pub fn audit_tags(context: &crate::context::BitbucketContext) -> Vec<(String, St
     .collect()
 }
 
-/// `path: old → new` for every changed path, for the dry-run diff. Values are shown as JSON;
-/// secrets' `valueFrom` is a reference, never a secret value, so it is shown as it is.
+/// `place: old → new` for every changed place, for the dry-run diff. Values are shown as JSON;
+/// long ones are cut at 200 characters.
 pub fn diff_lines(old: &Value, new: &Value) -> Vec<String> {
     let show = |v: Option<&Value>| match v {
         None => "(absent)".to_string(),
@@ -319,34 +289,17 @@ pub fn diff_lines(old: &Value, new: &Value) -> Vec<String> {
             }
         }
     };
-    changed_paths(old, new)
+    crate::rules::revision_diff::differences(old, new)
         .into_iter()
-        .map(|path| {
-            let pointer = json_pointer(&path);
+        .map(|d| {
             format!(
-                "{path}: {} → {}",
-                show(old.pointer(&pointer)),
-                show(new.pointer(&pointer))
+                "{}: {} → {}",
+                d.label,
+                show(d.old.as_ref()),
+                show(d.new.as_ref())
             )
         })
         .collect()
-}
-
-/// `containerDefinitions[0].image` → `/containerDefinitions/0/image`.
-fn json_pointer(path: &str) -> String {
-    let mut out = String::new();
-    for part in path.split('.') {
-        let (name, indexes) = part
-            .split_once('[')
-            .map_or((part, ""), |(n, rest)| (n, rest));
-        out.push('/');
-        out.push_str(&name.replace('~', "~0").replace('/', "~1"));
-        for index in indexes.split('[').filter(|s| !s.is_empty()) {
-            out.push('/');
-            out.push_str(index.trim_end_matches(']'));
-        }
-    }
-    out
 }
 
 /// `tag key: old → new` for each tag that is added or changed.

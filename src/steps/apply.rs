@@ -13,10 +13,11 @@ use crate::rules::plan::{Plan, ServicePlan, Source};
 use crate::rules::rollout::{Service, revision_name};
 use crate::rules::task_def;
 use crate::steps::blue_green::{self, Target};
+use crate::steps::throttle;
 
 /// How many UpdateService calls may be in flight at once: enough to start 50 services in a
 /// few seconds, few enough not to drain the account's ECS request bucket that other
-/// pipelines share (the SDK's retries absorb the occasional throttle).
+/// pipelines share (a throttled update is sent again, see [`crate::steps::throttle`]).
 pub const UPDATE_CONCURRENCY: usize = 5;
 
 /// A service this run updated.
@@ -37,7 +38,15 @@ pub struct Updated {
 }
 
 /// Registers every revision of the plan, in order; returns their ARNs by plan index.
-pub async fn register(ecs: &Ecs, plan: &Plan, report: &Reporter) -> Result<Vec<String>, Error> {
+///
+/// A throttled registration (RegisterTaskDefinition allows one a second per account, shared by
+/// every pipeline) is sent again for as long as the deploy's time allows ([`crate::steps::throttle`]).
+pub async fn register(
+    ecs: &Ecs,
+    config: &Config,
+    plan: &Plan,
+    report: &Reporter,
+) -> Result<Vec<String>, Error> {
     let several = plan.services.len() > 1;
     let mut registered: Vec<String> = Vec::new();
     for revision in &plan.revisions {
@@ -52,8 +61,8 @@ pub async fn register(ecs: &Ecs, plan: &Plan, report: &Reporter) -> Result<Vec<S
         } else {
             report.step(&format!("Registering a new revision of {}", td.family()));
         }
-        let arn = ecs
-            .register_task_definition(&request)
+        let budget = throttle::budget(config.wait.timeout);
+        let arn = throttle::retry(budget, report, || ecs.register_task_definition(&request))
             .await
             .map_err(|err| register_failed(td.family(), &registered, several, err))?;
         let changes = match &revision.source {
@@ -149,15 +158,7 @@ pub async fn update(
         let new_revision = s.revision.is_some().then(|| target.clone());
         async move {
             let sent_at = epoch_now();
-            let result = ecs
-                .update_service(
-                    &config.target.cluster,
-                    &s.name,
-                    new_revision.as_deref(),
-                    config.change.force_new_deployment,
-                    config.change.desired_count,
-                )
-                .await;
+            let result = send_update(ecs, config, s, new_revision.as_deref(), report).await;
             (s, target, sent_at, result)
         }
     }))
@@ -167,14 +168,7 @@ pub async fn update(
         let settled = match result {
             Ok(service) => Ok((our_deployment(&service, &target), service)),
             Err(err) if err.is_ambiguous() => {
-                let wanted = Wanted {
-                    target: &target,
-                    new_revision: s.revision.is_some(),
-                    force: config.change.force_new_deployment,
-                    desired_count: config.change.desired_count.map(i64::from),
-                    sent_at,
-                };
-                settle_lost_update(ecs, &config.target.cluster, s, &wanted, err, report).await
+                settle(ecs, config, s, &target, sent_at, err, report).await
             }
             Err(err) => Err(Settled::Definite(err)),
         };
@@ -358,6 +352,79 @@ pub fn read_back(service: &Service, wanted: &Wanted<'_>) -> ReadBack {
             service.desired_count
         )),
         _ => updated,
+    }
+}
+
+/// How many times a forced UpdateService is sent at most: again only after a read showed that
+/// the one before was not applied.
+pub const FORCED_SENDS: u32 = 3;
+
+/// One service's UpdateService. A forced one (`FORCE_NEW_DEPLOYMENT`) is sent once by the SDK,
+/// since each one that arrives starts a deployment. A throttled one was not applied and is sent
+/// again for as long as the deploy's time allows ([`crate::steps::throttle`]).
+async fn send_update(
+    ecs: &Ecs,
+    config: &Config,
+    s: &ServicePlan,
+    new_revision: Option<&str>,
+    report: &Reporter,
+) -> Result<Service, AwsError> {
+    let send = || {
+        ecs.update_service(
+            &config.target.cluster,
+            &s.name,
+            new_revision,
+            config.change.force_new_deployment,
+            config.change.desired_count,
+        )
+    };
+    throttle::retry(throttle::budget(config.wait.timeout), report, send).await
+}
+
+/// After an UpdateService without a definite answer: read the service back and follow what it
+/// shows ([`settle_lost_update`]). A forced update that the read shows was not applied is sent
+/// again, up to [`FORCED_SENDS`] in all; one the read shows was applied is followed, so the
+/// tasks are replaced once.
+#[allow(clippy::too_many_arguments)]
+async fn settle(
+    ecs: &Ecs,
+    config: &Config,
+    s: &ServicePlan,
+    target: &str,
+    mut sent_at: f64,
+    mut err: AwsError,
+    report: &Reporter,
+) -> Result<(String, Service), Settled> {
+    let force = config.change.force_new_deployment;
+    let new_revision = s.revision.is_some().then_some(target);
+    let mut sends = 1;
+    loop {
+        let wanted = Wanted {
+            target,
+            new_revision: new_revision.is_some(),
+            force,
+            desired_count: config.change.desired_count.map(i64::from),
+            sent_at,
+        };
+        match settle_lost_update(ecs, &config.target.cluster, s, &wanted, err, report).await {
+            Err(Settled::Read {
+                err: _,
+                found,
+                applied: Some(false),
+            }) if force && sends < FORCED_SENDS => {
+                report.detail(&format!(
+                    "{found}: no deployment was started, so sending the forced update again"
+                ));
+                sends += 1;
+                sent_at = epoch_now();
+                match send_update(ecs, config, s, new_revision, report).await {
+                    Ok(service) => return Ok((our_deployment(&service, target), service)),
+                    Err(again) if again.is_ambiguous() => err = again,
+                    Err(again) => return Err(Settled::Definite(again)),
+                }
+            }
+            other => return other,
+        }
     }
 }
 

@@ -32,7 +32,7 @@ pub async fn apply_all(
     report: &Reporter,
     record: &mut Record,
 ) -> Result<(Vec<String>, Vec<Updated>), Error> {
-    let registered = apply::register(ecs, plan, report).await?;
+    let registered = apply::register(ecs, config, plan, report).await?;
     for (service, planned) in record.services.iter_mut().zip(&plan.services) {
         service.task_definition_arn = planned.revision.and_then(|i| registered.get(i).cloned());
     }

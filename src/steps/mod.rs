@@ -17,4 +17,6 @@ pub mod read;
 pub mod record;
 pub mod retarget;
 pub mod rollback;
+pub mod rollback_read_back;
+pub mod throttle;
 pub mod verdict;

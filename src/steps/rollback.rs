@@ -21,6 +21,7 @@ use crate::rules::rollout::{Tracked, revision_name};
 use crate::steps::apply::{self, Updated};
 use crate::steps::blue_green::{self, Following, Target};
 use crate::steps::follow::{self, Outcome, Watch, short};
+use crate::steps::rollback_read_back;
 
 /// Rolls back what `updated` changed and returns `error` with the outcome added. `settings`
 /// are the ones the failed deploy was followed with.
@@ -250,7 +251,7 @@ async fn roll(
     let mut lines = Vec::new();
     let mut watches = redeploys;
     for u in to_roll {
-        match ecs
+        let started = match ecs
             .update_service(
                 &config.target.cluster,
                 &u.name,
@@ -260,10 +261,22 @@ async fn roll(
             )
             .await
         {
-            Ok(service) => watches.push(Watch::new(
+            Ok(service) => Ok((apply::our_deployment(&service, &u.previous), service)),
+            // No definite answer: read the service back before saying anything.
+            Err(err) if err.is_ambiguous() => {
+                rollback_read_back::settle(ecs, &config.target.cluster, u, err, report).await
+            }
+            Err(err) => Err(format!(
+                "the rollback of {} to {} could not start: {err}",
+                short(&u.name),
+                revision_name(&u.previous)
+            )),
+        };
+        match started {
+            Ok((deployment_id, service)) => watches.push(Watch::new(
                 &u.name,
                 Tracked {
-                    deployment_id: apply::our_deployment(&service, &u.previous),
+                    deployment_id,
                     task_definition: u.previous.clone(),
                     previous_task_definition: u.target.clone(),
                 },
@@ -271,11 +284,7 @@ async fn roll(
                 &service.events,
                 several,
             )),
-            Err(err) => lines.push(format!(
-                "the rollback of {} to {} could not start: {err}",
-                short(&u.name),
-                revision_name(&u.previous)
-            )),
+            Err(line) => lines.push(line),
         }
     }
     // Only the outcome of the rollback is reported, so its logs would not be shown; nor are

@@ -35,6 +35,8 @@ pub struct Script {
     pub throttle_polls: u32,
     /// A 500 reply to the first UpdateService.
     pub fail_first_update: bool,
+    /// ThrottlingException replies to the first N UpdateService calls (nothing applied).
+    pub throttle_updates: u32,
     /// Lifetime of the credentials STS hands out.
     pub credential_seconds: u64,
     /// STS answers ExpiredTokenException from this call on (1-based).
@@ -134,6 +136,7 @@ impl Script {
             stopped_tasks: Vec::new(),
             throttle_polls: 0,
             fail_first_update: false,
+            throttle_updates: 0,
             credential_seconds: 3600,
             token_expires_at_call: None,
             rollback_frames: Vec::new(),
@@ -177,6 +180,7 @@ struct State {
     sd_polls: u32,
     sts_calls: u32,
     update_failures: u32,
+    updates_throttled: u32,
     registered: Vec<Value>,
     task_polls: u32,
     stop_reason: Option<String>,
@@ -382,6 +386,10 @@ fn respond(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
         }
         Some("UpdateService") => {
             let mut s = lock(state);
+            if s.updates_throttled < script.throttle_updates {
+                s.updates_throttled += 1;
+                return Resp::aws_json_error(400, "ThrottlingException", "Rate exceeded");
+            }
             if script.fail_first_update && s.update_failures == 0 {
                 s.update_failures += 1;
                 return Resp::aws_json_error(
