@@ -54,6 +54,7 @@ pub mod report;
 pub mod retarget;
 pub mod rollback;
 pub mod rollout;
+pub mod rollout_end;
 pub mod scheduled;
 pub mod secret;
 pub mod task_def;
