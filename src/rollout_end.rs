@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use crate::codedeploy_verdict::utc;
-use crate::rollout::{HookDetail, Service, ServiceDeployment, Verdict, revision_name};
+use crate::rollout::{Service, ServiceDeployment, Verdict, revision_name, waiting_hooks};
 
 /// What the follow loop remembers of a service deployment across polls.
 #[derive(Debug, Default, Clone)]
@@ -36,7 +36,7 @@ impl Seen {
                 }
             }
         }
-        for hook in waiting(sd) {
+        for hook in waiting_hooks(sd) {
             self.paused_since.entry(hook.hook_id.clone()).or_insert(now);
         }
         let same = self.last.as_ref().is_some_and(|l| l.status == sd.status);
@@ -69,7 +69,7 @@ impl Seen {
         if !matches!(sd.status.as_str(), "PENDING" | "IN_PROGRESS") {
             return None;
         }
-        let hook = waiting(sd).next()?;
+        let hook = waiting_hooks(sd).into_iter().next()?;
         Some(Pause {
             hook_id: hook.hook_id.clone(),
             stage: self
@@ -82,12 +82,6 @@ impl Seen {
             timeout_action: hook.timeout_action.clone(),
         })
     }
-}
-
-fn waiting(sd: &ServiceDeployment) -> impl Iterator<Item = &HookDetail> {
-    sd.lifecycle_hook_details
-        .iter()
-        .filter(|h| h.status == "AWAITING_ACTION")
 }
 
 /// A deployment waiting at a PAUSE hook for `ContinueServiceDeployment`.

@@ -33,6 +33,23 @@ fn at(out: &Outcome, needle: &str) -> usize {
         .unwrap_or_else(|| panic!("{needle:?} not printed\n{}", out.describe()))
 }
 
+/// Where the line after the first line that starts with `prefix` begins.
+fn right_after(out: &Outcome, prefix: &str) -> usize {
+    let mut offset = 0;
+    let mut found = false;
+    for line in out.stderr.split_inclusive('\n') {
+        if found {
+            return offset;
+        }
+        found = line.starts_with(prefix);
+        offset += line.len();
+    }
+    panic!(
+        "no line after one starting with {prefix:?}\n{}",
+        out.describe()
+    )
+}
+
 /// A service on an ECS-native `strategy`, running `deployments`.
 fn native(strategy: &str, deployments: Vec<Value>) -> Value {
     let mut svc = service(deployments, vec![]);
@@ -105,9 +122,9 @@ fn blue_green_succeeds_at_successful_not_at_bake_time() {
         "BLUE_GREEN",
         vec![
             Stage::new(0, sd("IN_PROGRESS", "SCALE_UP")),
-            Stage::new(200, sd("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT")),
-            Stage::new(400, sd("IN_PROGRESS", "BAKE_TIME")),
-            Stage::new(1200, sd("SUCCESSFUL", "CLEAN_UP")).with_service(only(
+            Stage::new(300, sd("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT")),
+            Stage::new(600, sd("IN_PROGRESS", "BAKE_TIME")),
+            Stage::new(1500, sd("SUCCESSFUL", "CLEAN_UP")).with_service(only(
                 "BLUE_GREEN",
                 OUR_ID,
                 NEW_TD,
@@ -116,7 +133,7 @@ fn blue_green_succeeds_at_successful_not_at_bake_time() {
     ));
     let out = pipe(&fake).run();
     out.assert_success();
-    assert!(served(&fake, 3) >= Duration::from_millis(1200));
+    assert!(served(&fake, 3) >= Duration::from_millis(1500));
     assert!(
         at(&out, "service deployment IN_PROGRESS BAKE_TIME")
             < at(&out, "service deployment SUCCESSFUL CLEAN_UP"),
@@ -137,16 +154,16 @@ fn canary_succeeds_after_its_traffic_steps_and_bake() {
         "CANARY",
         vec![
             Stage::new(0, sd("IN_PROGRESS", "SCALE_UP")),
-            Stage::new(150, sd("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT")),
-            Stage::new(400, sd("IN_PROGRESS", "POST_PRODUCTION_TRAFFIC_SHIFT")),
-            Stage::new(550, sd("IN_PROGRESS", "BAKE_TIME")),
-            Stage::new(900, sd("SUCCESSFUL", "CLEAN_UP"))
+            Stage::new(200, sd("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT")),
+            Stage::new(500, sd("IN_PROGRESS", "POST_PRODUCTION_TRAFFIC_SHIFT")),
+            Stage::new(700, sd("IN_PROGRESS", "BAKE_TIME")),
+            Stage::new(1600, sd("SUCCESSFUL", "CLEAN_UP"))
                 .with_service(only("CANARY", OUR_ID, NEW_TD)),
         ],
     ));
     let out = pipe(&fake).run();
     out.assert_success();
-    assert!(served(&fake, 4) >= Duration::from_millis(900));
+    assert!(served(&fake, 4) >= Duration::from_millis(1600));
     out.assert_contains("service deployment IN_PROGRESS BAKE_TIME");
     assert!(last_line(&out).starts_with("✔ Deployed web:42"));
 }
@@ -182,13 +199,15 @@ fn an_alarm_during_bake_is_named_and_rolled_back_only_once_ecs_says_so() {
     assert!(served(&fake, 3) >= Duration::from_millis(1500));
     let announced = at(
         &out,
-        "! deployment ecs-svc/7700000000000000042 of web:42 failed: alarm web-5xx went off; ECS is rolling it back",
+        "  ! deployment ecs-svc/7700000000000000042 of web:42 failed: alarm web-5xx went off; ECS is rolling it back",
     );
-    assert!(announced < at(&out, "service deployment ROLLBACK_IN_PROGRESS"));
-    assert!(
-        at(&out, "service deployment ROLLBACK_IN_PROGRESS")
-            < at(&out, "service deployment ROLLBACK_SUCCESSFUL")
+    assert_eq!(
+        announced,
+        right_after(&out, "  service deployment ROLLBACK_"),
+        "announced at the first poll that showed the rollback\n{}",
+        out.describe()
     );
+    assert!(announced < at(&out, "service deployment ROLLBACK_SUCCESSFUL"));
     out.assert_contains("ECS says: ROLLBACK_SUCCESSFUL: Service deployment rolled back because an alarm was triggered.");
     assert_eq!(
         last_line(&out),
@@ -333,12 +352,12 @@ fn stopped_from_outside_is_stopped_with_no_blame_on_a_concurrent_deploy() {
                 OLD_ID,
                 OLD_TD,
             )),
-            Stage::new(600, stop("STOPPED")),
+            Stage::new(1000, stop("STOPPED")),
         ],
     ));
     let out = pipe(&fake).run();
     out.assert_code(1);
-    assert!(served(&fake, 2) >= Duration::from_millis(600));
+    assert!(served(&fake, 2) >= Duration::from_millis(1000));
     at(
         &out,
         "! deployment ecs-svc/7700000000000000042 of web:42 is being stopped: Service deployment stopped by a user request; following it until it ends",
@@ -435,11 +454,11 @@ fn a_rollback_still_running_at_the_timeout_says_so() {
             ),
         ],
     ));
-    let out = pipe(&fake).env("WAIT_TIMEOUT", "1").run();
+    let out = pipe(&fake).env("WAIT_TIMEOUT", "2").run();
     out.assert_code(1);
     assert_eq!(
         last_line(&out),
-        "✖ deployment ecs-svc/7700000000000000042 of web:42 failed: alarm web-5xx went off; the rollback was still running when WAIT_TIMEOUT (1.0s) passed (last seen: ROLLBACK_IN_PROGRESS BAKE_TIME: 3/3 running, 0 pending); the service may still change"
+        "✖ deployment ecs-svc/7700000000000000042 of web:42 failed: alarm web-5xx went off; the rollback was still running when WAIT_TIMEOUT (2.0s) passed (last seen: ROLLBACK_IN_PROGRESS BAKE_TIME: 3/3 running, 0 pending); the service may still change"
     );
     out.assert_not_contains("rolled back:");
 }
