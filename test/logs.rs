@@ -111,6 +111,25 @@ fn circuit_breaker() -> Script {
             ],
             vec![],
         ),
+        // ECS's rollback deployment completes: the verdict comes then.
+        service(
+            vec![
+                deployment(
+                    "ecs-svc/7700000000000000043",
+                    "PRIMARY",
+                    OLD_TD,
+                    3,
+                    3,
+                    0,
+                    Some("COMPLETED"),
+                ),
+                failed(
+                    deployment(OUR_ID, "ACTIVE", NEW_TD, 0, 3, 0, Some("FAILED")),
+                    4,
+                ),
+            ],
+            vec![],
+        ),
     ]);
     script.stopped_tasks = vec![
         crashed_task(1, OUR_ID),
@@ -121,7 +140,7 @@ fn circuit_breaker() -> Script {
     script
 }
 
-const VERDICT: &str = "✖ deployment ecs-svc/7700000000000000042 of web:42 failed: ECS deployment circuit breaker: tasks failed to start; the service is going back to web:41";
+const VERDICT: &str = "✖ deployment ecs-svc/7700000000000000042 of web:42 failed: ECS deployment circuit breaker: tasks failed to start; rolled back: the service runs web:41";
 
 /// A CloudWatch Logs endpoint that records every call and forwards it to moto.
 fn logs_proxy(moto: &Moto) -> Fake {

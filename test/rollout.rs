@@ -71,10 +71,11 @@ fn circuit_breaker_failure_is_reported_at_once_with_the_revision_running_now() {
         deployment("ecs-svc/1111", "ACTIVE", NEW, 0, 3, 0, Some("FAILED")),
         deployment("ecs-svc/0999", "ACTIVE", OLD, 3, 3, 0, Some("COMPLETED")),
     ]);
+    // A failure at once, but ECS's rollback has not ended: followed until it completes.
     assert_eq!(
         assess(&failed, &tracked()),
-        Verdict::Failed(Failure {
-            kind: FailureKind::CircuitBreaker,
+        Verdict::Ending(Failure {
+            kind: FailureKind::RolledBack,
             reason: Some("ECS deployment circuit breaker: tasks failed to start.".into()),
             now_running: Some(OLD.into()),
         })

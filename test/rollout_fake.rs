@@ -143,6 +143,26 @@ fn circuit_breaker_failure_with_rollback_fails_at_once_and_shows_why() {
             ],
         ),
     ];
+    let mut frames = frames;
+    // ECS's rollback deployment completes: only then is the rollback over.
+    frames.push(service(
+        vec![
+            deployment(
+                "ecs-svc/7700000000000000043",
+                "PRIMARY",
+                OLD_TD,
+                3,
+                3,
+                0,
+                Some("COMPLETED"),
+            ),
+            failed(
+                deployment(OUR_ID, "ACTIVE", NEW_TD, 0, 3, 0, Some("FAILED")),
+                3,
+            ),
+        ],
+        vec![],
+    ));
     let mut script = Script::new(frames);
     script.stopped_tasks = vec![
         crashed_task(1, OUR_ID),
@@ -155,15 +175,15 @@ fn circuit_breaker_failure_with_rollback_fails_at_once_and_shows_why() {
     out.assert_code(1);
     assert_eq!(
         fake.polls_after_update(),
-        3,
-        "failure reported at the poll that showed FAILED"
+        4,
+        "failure announced at the poll that showed FAILED, the verdict at the one that showed the rollback COMPLETED"
     );
+    out.assert_contains("! deployment ecs-svc/7700000000000000042 of web:42 failed: ECS deployment circuit breaker: tasks failed to start; ECS is rolling it back");
     out.assert_contains("3 stopped tasks: EssentialContainerExited: Essential container in task exited; container app exit code 1");
     out.assert_contains("ECS says: ECS deployment circuit breaker: tasks failed to start.");
-    assert!(
-        last_line(&out).contains("the service is going back to web:41"),
-        "{}",
-        out.describe()
+    assert_eq!(
+        last_line(&out),
+        "✖ deployment ecs-svc/7700000000000000042 of web:42 failed: ECS deployment circuit breaker: tasks failed to start; rolled back: the service runs web:41"
     );
     assert_snapshot("rollout_circuit_breaker", &out.stderr);
 }
@@ -190,7 +210,7 @@ fn a_completed_rollback_is_still_a_failure_naming_the_revision_running_now() {
     out.assert_code(1);
     assert_eq!(
         last_line(&out),
-        "✖ deployment of web:42 was rolled back; the service runs web:41 again"
+        "✖ deployment ecs-svc/7700000000000000042 of web:42 failed; rolled back: the service runs web:41"
     );
 }
 
@@ -468,12 +488,30 @@ fn blue_green_follows_the_stages_and_points_at_a_paused_hook() {
 fn blue_green_rollback_is_a_failure() {
     let mut rolled = sd("ROLLBACK_SUCCESSFUL", "CLEAN_UP", None);
     rolled["rollback"] = json!({"reason": "Service deployment rolled back because the circuit breaker threshold was exceeded.", "serviceRevisionArn": "arn:aws:ecs:eu-west-1:123456789012:service-revision/prod/web/5512345678"});
-    let fake = EcsFake::start(blue_green(vec![
-        sd("IN_PROGRESS", "SCALE_UP", None),
-        rolled,
-    ]));
+    let mut script = blue_green(vec![sd("IN_PROGRESS", "SCALE_UP", None), rolled]);
+    // The second poll: the service is back on the old revision.
+    let mut back = service(
+        vec![deployment(
+            "ecs-svc/7700000000000000043",
+            "PRIMARY",
+            OLD_TD,
+            3,
+            3,
+            0,
+            None,
+        )],
+        vec![],
+    );
+    back["deploymentConfiguration"]["strategy"] = json!("BLUE_GREEN");
+    back["currentServiceDeployment"] = json!(SD_ARN);
+    script.frames.push(back);
+    let fake = EcsFake::start(script);
     let out = pipe(&fake).run();
     out.assert_code(1).assert_contains("ROLLBACK_SUCCESSFUL: Service deployment rolled back because the circuit breaker threshold was exceeded.");
+    assert_eq!(
+        last_line(&out),
+        "✖ deployment ecs-svc/7700000000000000042 of web:42 failed: Service deployment rolled back because the circuit breaker threshold was exceeded; rolled back: the service runs web:41"
+    );
 }
 
 #[test]

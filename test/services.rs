@@ -226,7 +226,7 @@ fn one_failing_service_among_three_fails_the_deploy_and_is_named() {
         out.describe()
     );
     assert!(
-        lines[n - 2].contains("the service is going back to web:1"),
+        lines[n - 2].contains("rolled back: the service runs web:1"),
         "{}",
         out.describe()
     );

@@ -129,6 +129,43 @@ pub struct ServiceDeployment {
     pub rollback: Option<Rollback>,
     #[serde(default)]
     pub lifecycle_hook_details: Vec<HookDetail>,
+    /// The revisions the service ran before (`sourceServiceRevisions[]`).
+    #[serde(default)]
+    pub source_service_revisions: Vec<RevisionSummary>,
+    /// `deploymentCircuitBreaker`: whether the breaker tripped, and how close it came.
+    #[serde(default)]
+    pub deployment_circuit_breaker: Option<ServiceDeploymentCircuitBreaker>,
+    /// `alarms`: the CloudWatch alarms that watch the deployment, and which went off.
+    #[serde(default)]
+    pub alarms: Option<ServiceDeploymentAlarms>,
+}
+
+/// `deploymentCircuitBreaker` of a service deployment.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct ServiceDeploymentCircuitBreaker {
+    /// `TRIGGERED`, `MONITORING`, `MONITORING_COMPLETE` or `DISABLED`.
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub failure_count: i64,
+    #[serde(default)]
+    pub threshold: i64,
+}
+
+/// `alarms` of a service deployment.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct ServiceDeploymentAlarms {
+    /// `TRIGGERED`, `MONITORING`, `MONITORING_COMPLETE` or `DISABLED`.
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub alarm_names: Vec<String>,
+    #[serde(default)]
+    pub triggered_alarm_names: Vec<String>,
 }
 
 /// `targetServiceRevision` / `sourceServiceRevisions[]`.
@@ -155,6 +192,9 @@ pub struct Rollback {
     pub reason: Option<String>,
     #[serde(default)]
     pub service_revision_arn: Option<String>,
+    /// Epoch seconds.
+    #[serde(default)]
+    pub started_at: Option<f64>,
 }
 
 /// `lifecycleHookDetails[]`.
@@ -166,8 +206,14 @@ pub struct HookDetail {
     pub hook_id: String,
     #[serde(default)]
     pub target_type: Option<String>,
+    /// The Lambda function's ARN of an `AWS_LAMBDA` hook; not set for a `PAUSE` hook.
+    #[serde(default)]
+    pub target_arn: Option<String>,
     #[serde(default)]
     pub status: String,
+    /// When ECS stops waiting for the hook and takes `timeoutAction` (epoch seconds).
+    #[serde(default)]
+    pub expires_at: Option<f64>,
     #[serde(default)]
     pub timeout_action: Option<String>,
 }

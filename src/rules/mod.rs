@@ -11,5 +11,6 @@ pub mod plan;
 pub mod policy;
 pub mod revision_diff;
 pub mod rollout;
+pub mod rollout_end;
 pub mod scheduled;
 pub mod task_def;

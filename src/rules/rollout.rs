@@ -5,7 +5,7 @@
 //! deploy, and a deployment of our revision that replaced ours (the step was re-run) is
 //! followed instead of being called a failure. `wait.rs` feeds this module and reports.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 pub use crate::model::service::*;
 
@@ -25,8 +25,14 @@ pub struct Tracked {
 pub enum FailureKind {
     /// The deployment circuit breaker (or an alarm) marked our deployment FAILED.
     CircuitBreaker,
-    /// The service went back to the revision it ran before.
+    /// The service went back to the revision it ran before (or, in [`Verdict::Ending`], ECS
+    /// is taking it back there).
     RolledBack,
+    /// ECS's rollback of our deployment failed (`ROLLBACK_FAILED`): the service is in no known
+    /// state.
+    RollbackFailed,
+    /// Our deployment was stopped from outside and no newer deployment was seen.
+    Stopped,
     /// Another revision's deployment replaced ours.
     Replaced,
     /// Our deployment vanished and no deployment is PRIMARY.
@@ -60,6 +66,10 @@ pub enum Verdict {
     Succeeded,
     /// It will not succeed.
     Failed(Failure),
+    /// It will not succeed, and ECS is still rolling it back (or stopping it): announce the
+    /// failure, then follow ECS until the rollback ends. The kind says how it ends if it goes
+    /// well ([`FailureKind::RolledBack`] or [`FailureKind::Stopped`]).
+    Ending(Failure),
 }
 
 fn is(value: Option<&String>, expected: &str) -> bool {
@@ -96,11 +106,18 @@ pub fn assess(service: &Service, tracked: &Tracked) -> Verdict {
     };
 
     if is(ours.rollout_state.as_ref(), "FAILED") {
-        return Verdict::Failed(Failure {
+        let failure = Failure {
             kind: FailureKind::CircuitBreaker,
             reason: ours.rollout_state_reason.clone(),
             now_running: primary.map(|p| p.task_definition.clone()),
-        });
+        };
+        return match primary {
+            // ECS's rollback deployment: followed until it completes.
+            Some(p) if p.id != ours.id && p.task_definition == tracked.previous_task_definition => {
+                rolling_back(p, failure)
+            }
+            _ => Verdict::Failed(failure),
+        };
     }
     if ours.status != "PRIMARY" {
         return match primary {
@@ -134,16 +151,36 @@ fn lost_to(primary: &Deployment, tracked: &Tracked, reason: Option<String>) -> V
             by: primary.id.clone(),
         };
     }
-    let kind = if primary.task_definition == tracked.previous_task_definition {
-        FailureKind::RolledBack
-    } else {
-        FailureKind::Replaced
-    };
-    Verdict::Failed(Failure {
-        kind,
+    let failure = Failure {
+        kind: FailureKind::Replaced,
         reason,
         now_running: Some(primary.task_definition.clone()),
-    })
+    };
+    if primary.task_definition == tracked.previous_task_definition {
+        return rolling_back(primary, failure);
+    }
+    Verdict::Failed(failure)
+}
+
+/// `primary` runs the revision the service ran before ours: a rollback, which is over once
+/// ECS says that deployment is COMPLETED (or, without a `rolloutState`, all its tasks run).
+fn rolling_back(primary: &Deployment, failure: Failure) -> Verdict {
+    let counts_done = primary.running_count == primary.desired_count && primary.pending_count == 0;
+    let done = match primary.rollout_state.as_deref() {
+        Some("COMPLETED") => true,
+        None | Some("") => counts_done,
+        _ => false,
+    };
+    let failure = Failure {
+        kind: FailureKind::RolledBack,
+        now_running: Some(primary.task_definition.clone()),
+        ..failure
+    };
+    if done {
+        Verdict::Failed(failure)
+    } else {
+        Verdict::Ending(failure)
+    }
 }
 
 /// Whether `ours`, the PRIMARY deployment of the revision we registered, has finished.
@@ -163,53 +200,56 @@ fn is_done(service: &Service, ours: &Deployment) -> bool {
     }
 }
 
-/// Judges a service deployment (blue/green, linear, canary). `current_primary_td` is the
-/// revision of the service's PRIMARY deployment, used to tell "superseded by a re-run of
-/// the same revision" from "stopped".
+/// Judges a service deployment (blue/green, linear, canary). `current_service_deployment`
+/// is the service's `currentServiceDeployment` and `now_running` the revision DescribeServices
+/// shows it running (its PRIMARY deployment's); together they tell "superseded by a re-run of
+/// the same revision" and "replaced by a newer deployment" from "stopped". `hook_stages` are
+/// the stages each hook was seen at ([`crate::rules::rollout_end::Seen`]), to name a failed hook's.
+///
+/// A rollback is a failure from `ROLLBACK_REQUESTED` on, but [`Verdict::Ending`] until ECS
+/// says how it ended: `ROLLBACK_FAILED`, or `ROLLBACK_SUCCESSFUL` with DescribeServices showing
+/// the service off our revision. Only `SUCCESSFUL` is success (`BAKE_TIME` is still
+/// `IN_PROGRESS`).
 pub fn assess_service_deployment(
     sd: &ServiceDeployment,
     tracked: &Tracked,
     current_service_deployment: Option<&str>,
-    current_primary_td: Option<&str>,
+    now_running: Option<&str>,
+    hook_stages: &HashMap<String, String>,
 ) -> Verdict {
-    let reason = sd
-        .rollback
-        .as_ref()
-        .and_then(|r| r.reason.clone())
-        .or_else(|| sd.status_reason.clone());
+    let failure = |kind| Failure {
+        kind,
+        reason: crate::rules::rollout_end::cause(sd, hook_stages),
+        now_running: now_running.map(str::to_string),
+    };
     match sd.status.as_str() {
         "SUCCESSFUL" => Verdict::Succeeded,
-        "ROLLBACK_REQUESTED"
-        | "ROLLBACK_IN_PROGRESS"
-        | "ROLLBACK_SUCCESSFUL"
-        | "ROLLBACK_FAILED" => Verdict::Failed(Failure {
-            kind: FailureKind::RolledBack,
-            reason: Some(match reason {
-                Some(r) => format!("{}: {r}", sd.status),
-                None => sd.status.clone(),
-            }),
-            now_running: Some(tracked.previous_task_definition.clone()),
-        }),
+        "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS" => {
+            Verdict::Ending(failure(FailureKind::RolledBack))
+        }
+        // DescribeServices (read just before) still shows our revision: not back yet.
+        "ROLLBACK_SUCCESSFUL" if now_running == Some(tracked.task_definition.as_str()) => {
+            Verdict::Ending(failure(FailureKind::RolledBack))
+        }
+        "ROLLBACK_SUCCESSFUL" => Verdict::Failed(failure(FailureKind::RolledBack)),
+        "ROLLBACK_FAILED" => Verdict::Failed(failure(FailureKind::RollbackFailed)),
         "STOP_REQUESTED" | "STOPPED" => match current_service_deployment {
-            Some(current)
-                if current != sd.service_deployment_arn
-                    && current_primary_td == Some(tracked.task_definition.as_str()) =>
-            {
-                Verdict::Superseded {
-                    by: current.to_string(),
+            // A newer deployment was seen: a re-run of our revision, or someone else's.
+            Some(current) if current != sd.service_deployment_arn => {
+                if now_running == Some(tracked.task_definition.as_str()) {
+                    Verdict::Superseded {
+                        by: current.to_string(),
+                    }
+                } else {
+                    Verdict::Failed(Failure {
+                        kind: FailureKind::Replaced,
+                        reason: Some(format!("service deployment {current} replaced it")),
+                        now_running: now_running.map(str::to_string),
+                    })
                 }
             }
-            _ => Verdict::Failed(Failure {
-                kind: FailureKind::Replaced,
-                reason: Some(match reason {
-                    Some(r) => format!("{}: {r}", sd.status),
-                    None => format!(
-                        "the service deployment was {}",
-                        sd.status.to_lowercase().replace('_', " ")
-                    ),
-                }),
-                now_running: current_primary_td.map(str::to_string),
-            }),
+            _ if sd.status == "STOP_REQUESTED" => Verdict::Ending(failure(FailureKind::Stopped)),
+            _ => Verdict::Failed(failure(FailureKind::Stopped)),
         },
         _ => Verdict::InProgress,
     }

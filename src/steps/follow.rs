@@ -22,8 +22,9 @@ use crate::aws::logs::LogReaders;
 use crate::error::{AwsError, Changed, Error};
 use crate::report::Reporter;
 use crate::rules::rollout::{
-    self, EventLog, FailureKind, Service, ServiceEvent, Tracked, Verdict, revision_name,
+    self, EventLog, Failure, FailureKind, Service, ServiceEvent, Tracked, Verdict, revision_name,
 };
+use crate::rules::rollout_end::{self, End, Seen};
 use crate::steps::blue_green::{self, Following, Polled};
 use crate::steps::diagnose;
 
@@ -92,6 +93,11 @@ pub struct Watch {
     /// The CodeDeploy deployment, for a CODE_DEPLOY service: it is judged on CodeDeploy's
     /// answers instead of `deployments[]`.
     pub code_deploy: Option<Following>,
+    /// The failure announced while ECS rolls the deployment back (or stops it): followed
+    /// until ECS says how that ended.
+    ending: Option<Failure>,
+    /// What was seen of the service deployment (blue/green, linear, canary) so far.
+    seen: Seen,
     /// Set once the deployment has a verdict.
     pub outcome: Option<Outcome>,
 }
@@ -121,6 +127,8 @@ impl Watch {
                 String::new()
             },
             code_deploy: None,
+            ending: None,
+            seen: Seen::default(),
             outcome: None,
         }
     }
@@ -321,11 +329,19 @@ async fn time_out(
     unread: &Unread,
 ) {
     for watch in watches.iter_mut().filter(|w| w.outcome.is_none()) {
-        let report = match unread.since {
-            Some(since) => unreadable(watch, since.elapsed(), &unread.last_error),
-            None => timed_out(ecs, logs, settings, watch).await,
-        };
-        watch.outcome = Some(Outcome::TimedOut(report));
+        watch.outcome = Some(match (unread.since, &watch.ending, watch.seen.pause()) {
+            (Some(since), _, _) => {
+                Outcome::TimedOut(unreadable(watch, since.elapsed(), &unread.last_error))
+            }
+            // The deploy failed; only how ECS's rollback ends is unknown.
+            (None, Some(ending), _) => {
+                Outcome::Failed(still_rolling_back(ecs, logs, settings, watch, ending).await)
+            }
+            (None, None, Some(pause)) => {
+                Outcome::TimedOut(timed_out_paused(settings, watch, pause))
+            }
+            (None, None, None) => Outcome::TimedOut(timed_out(ecs, logs, settings, watch).await),
+        });
     }
 }
 
@@ -430,13 +446,46 @@ async fn observe(
             });
         }
         Verdict::Failed(failure) => {
+            let failure = first_cause(watch.ending.as_ref(), failure);
             let report = failed(ecs, logs, settings, &service, watch, &failure).await;
             watch.outcome = Some(Outcome::Failed(report));
         }
+        Verdict::Ending(failure) => announce(watch, failure, report),
         Verdict::InProgress | Verdict::Superseded { .. } => {}
     }
     watch.last = Some(service);
     Ok(())
+}
+
+/// A failure while ECS still rolls back (or stops) the deployment: said at the first poll
+/// that shows it, then followed until ECS ends it.
+fn announce(watch: &mut Watch, failure: Failure, report: &Reporter) {
+    let failure = first_cause(watch.ending.as_ref(), failure);
+    if watch.ending.is_none() {
+        report.warn(&format!(
+            "{}{}",
+            watch.label,
+            rollout_end::announcement(
+                &watch.tracked.deployment_id,
+                revision_name(&watch.tracked.task_definition),
+                failure.reason.as_deref(),
+                failure.kind == FailureKind::Stopped,
+            )
+        ));
+    }
+    watch.ending = Some(failure);
+}
+
+/// The failure as it ends, with the cause announced when it began (ECS's later answers can
+/// drop it, e.g. once our deployment is no longer listed).
+fn first_cause(announced: Option<&Failure>, failure: Failure) -> Failure {
+    match announced.and_then(|a| a.reason.clone()) {
+        Some(reason) => Failure {
+            reason: Some(reason),
+            ..failure
+        },
+        None => failure,
+    }
 }
 
 /// One poll of a CodeDeploy deployment: CodeDeploy judges, the ECS service says what runs.
@@ -509,6 +558,7 @@ async fn service_deployment_verdict(
     let Some(sd) = ecs.describe_service_deployment(&current).await? else {
         return Ok(Verdict::InProgress);
     };
+    watch.seen.note(&sd, epoch_now());
     let line = rollout::service_deployment_line(&sd);
     if watch.printed.get(&current) != Some(&line) {
         report.detail(&format!("{}service deployment {line}", watch.label));
@@ -525,17 +575,28 @@ async fn service_deployment_verdict(
             slot.insert(String::new());
         }
     }
-    let primary = service
+    // What DescribeServices shows the service running: its PRIMARY deployment's revision.
+    let now_running = service
         .deployments
         .iter()
         .find(|d| d.status == "PRIMARY")
-        .map(|d| d.task_definition.as_str());
-    Ok(rollout::assess_service_deployment(
+        .map(|d| d.task_definition.as_str())
+        .or(Some(service.task_definition.as_str()).filter(|td| !td.is_empty()));
+    let verdict = rollout::assess_service_deployment(
         &sd,
         &watch.tracked,
         service.current_service_deployment.as_deref(),
-        primary,
-    ))
+        now_running,
+        &watch.seen.hook_stages,
+    );
+    Ok(watch.seen.settle(verdict))
+}
+
+/// Now, in epoch seconds.
+fn epoch_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// The interval, stretched with jittered exponential backoff after transient errors so a
@@ -724,8 +785,8 @@ async fn failed(
             }
             v
         }
-        FailureKind::RolledBack => {
-            format!("deployment of {ours} was rolled back; the service runs {previous} again")
+        FailureKind::RolledBack | FailureKind::RollbackFailed | FailureKind::Stopped => {
+            ended(service, watch, failure)
         }
         FailureKind::Replaced => format!(
             "deployment of {ours} was replaced by a deployment of {}; the service runs that now",
@@ -742,20 +803,134 @@ async fn failed(
         ),
     };
     let mut details = Vec::new();
-    if let Some(reason) = &failure.reason {
-        details.push(format!("ECS says: {reason}"));
+    match (&watch.seen.last, &failure.reason) {
+        // A service deployment: ECS's own words, next to the cause in the verdict.
+        (Some(sd), _) => details.push(rollout_end::ecs_says(sd)),
+        (None, Some(reason)) => details.push(format!("ECS says: {reason}")),
+        (None, None) => {}
     }
     details.extend(stopped_task_lines(ecs, logs, settings, watch).await);
     let mut hints = Vec::new();
     if settings.log_lines == 0 && details.iter().any(|d| d.contains("exit code")) {
         hints.push("the container exited; check its logs for the crash (LOG_LINES is 0, so none are shown here)".into());
     }
-    if failure.kind == FailureKind::Replaced {
-        hints.push("another pipeline or person deployed at the same time; deploy one change at a time per service".into());
-    }
+    hints.extend(match failure.kind {
+        FailureKind::Replaced => Some("another pipeline or person deployed at the same time; deploy one change at a time per service".into()),
+        FailureKind::RollbackFailed => Some("look at the service's Deployments tab in the ECS console, then deploy a revision you trust to put the service in a known state".into()),
+        FailureKind::Stopped => Some("the deployment was stopped through the ECS API or console (StopServiceDeployment); deploy again once that is settled".into()),
+        _ => None,
+    });
     Report {
         verdict,
         details,
         hints,
+    }
+}
+
+/// The last line of a deployment whose rollback (or stop) ECS ended: rolled back, the rollback
+/// failed, or stopped.
+fn ended(service: &Service, watch: &Watch, failure: &Failure) -> String {
+    let end = match failure.kind {
+        FailureKind::RollbackFailed => End::RollbackFailed {
+            ecs_says: watch
+                .seen
+                .last
+                .as_ref()
+                .map_or_else(|| "ROLLBACK_FAILED".into(), rollout_end::ecs_says),
+            service_shows: rollout_end::service_shows(service),
+        },
+        FailureKind::Stopped => End::Stopped {
+            now_running: now_running(failure, service).to_string(),
+        },
+        _ => End::RolledBack {
+            now_running: now_running(failure, service).to_string(),
+        },
+    };
+    rollout_end::end_line(
+        &watch.tracked.deployment_id,
+        revision_name(&watch.tracked.task_definition),
+        failure.reason.as_deref(),
+        &end,
+    )
+}
+
+/// The revision DescribeServices shows the service running after a failure.
+fn now_running<'a>(failure: &'a Failure, service: &'a Service) -> &'a str {
+    revision_name(
+        failure
+            .now_running
+            .as_deref()
+            .unwrap_or(&service.task_definition),
+    )
+}
+
+/// `WAIT_TIMEOUT` passed while ECS was still rolling back (or stopping) a deployment whose
+/// failure was announced: a failure, with the rollback's last state.
+async fn still_rolling_back(
+    ecs: &Ecs,
+    logs: &LogReaders,
+    settings: &Settings,
+    watch: &Watch,
+    ending: &Failure,
+) -> Report {
+    let last_seen = match (&watch.seen.last, &watch.last) {
+        (Some(sd), _) => rollout::service_deployment_line(sd),
+        (None, Some(service)) => rollout_end::service_shows(service),
+        (None, None) => "nothing".into(),
+    };
+    let mut details = Vec::new();
+    if let Some(sd) = &watch.seen.last {
+        details.push(rollout_end::ecs_says(sd));
+    }
+    details.extend(stopped_task_lines(ecs, logs, settings, watch).await);
+    Report {
+        verdict: rollout_end::end_line(
+            &watch.tracked.deployment_id,
+            revision_name(&watch.tracked.task_definition),
+            ending.reason.as_deref(),
+            &End::RollbackStillRunning {
+                timeout: human(settings.timeout),
+                last_seen,
+            },
+        ),
+        details,
+        hints: vec![
+            "look at the service's Deployments tab in the ECS console for how the rollback ends"
+                .into(),
+        ],
+    }
+}
+
+/// `WAIT_TIMEOUT` passed while the deployment sat at a PAUSE hook: the pause is why.
+fn timed_out_paused(settings: &Settings, watch: &Watch, pause: rollout_end::Pause) -> Report {
+    let arn = watch.service_deployment.as_deref().unwrap_or("<arn>");
+    let hook = pause.hook_id.clone();
+    Report {
+        verdict: rollout_end::end_line(
+            &watch.tracked.deployment_id,
+            revision_name(&watch.tracked.task_definition),
+            None,
+            &End::TimedOutPaused {
+                timeout: human(settings.timeout),
+                pause,
+            },
+        ),
+        details: watch
+            .seen
+            .last
+            .iter()
+            .map(|sd| {
+                format!(
+                    "state: service deployment {}",
+                    rollout::service_deployment_line(sd)
+                )
+            })
+            .collect(),
+        hints: vec![
+            format!(
+                "the deployment goes on once a person continues it: `aws ecs continue-service-deployment --service-deployment-arn {arn} --hook-id {hook} --action CONTINUE` (or --action ROLLBACK)"
+            ),
+            "raise WAIT_TIMEOUT to keep the step waiting for that person".into(),
+        ],
     }
 }

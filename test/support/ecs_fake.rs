@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -56,6 +57,36 @@ pub struct Script {
     pub task: Option<TaskScript>,
     /// Network faults, per operation ([`Script::lose`], [`Script::reset`]).
     pub faults: Vec<Fault>,
+    /// A service deployment played on a clock ([`Stage`]); when set, it answers
+    /// DescribeServiceDeployments instead of `service_deployments`, and DescribeServices with
+    /// its latest service frame (the `frames` until the first).
+    pub stages: Vec<Stage>,
+}
+
+/// One stage of a service deployment played on a clock: from `at` after the first
+/// UpdateService on, DescribeServiceDeployments answers `sd` and, when it is set,
+/// DescribeServices answers `service` (else the latest earlier stage's service).
+#[derive(Clone, Debug)]
+pub struct Stage {
+    pub at: Duration,
+    pub sd: Value,
+    pub service: Option<Value>,
+}
+
+impl Stage {
+    pub fn new(at_ms: u64, sd: Value) -> Stage {
+        Stage {
+            at: Duration::from_millis(at_ms),
+            sd,
+            service: None,
+        }
+    }
+
+    /// From this stage on, DescribeServices answers `service`.
+    pub fn with_service(mut self, service: Value) -> Stage {
+        self.service = Some(service);
+        self
+    }
 }
 
 /// A network fault on `times` calls of `operation` from call `from` on (1-based; for
@@ -146,6 +177,7 @@ impl Script {
             failing_sd_polls: 0,
             task: None,
             faults: Vec::new(),
+            stages: Vec::new(),
         }
     }
 
@@ -196,6 +228,10 @@ struct State {
     run_tokens: HashMap<String, Value>,
     /// `startedBy` of each task started.
     started_by: Vec<String>,
+    /// When the first UpdateService arrived: the clock of [`Script::stages`].
+    first_update: Option<Instant>,
+    /// When each stage was first served (by either Describe call), by index.
+    stage_served: HashMap<usize, Instant>,
 }
 
 /// The running fake.
@@ -263,6 +299,16 @@ impl EcsFake {
             .collect()
     }
 
+    /// When the first UpdateService arrived.
+    pub fn first_update(&self) -> Option<Instant> {
+        lock(&self.state).first_update
+    }
+
+    /// When stage `i` of [`Script::stages`] was first served, if it was.
+    pub fn stage_served(&self, i: usize) -> Option<Instant> {
+        lock(&self.state).stage_served.get(&i).copied()
+    }
+
     /// Operation names in the order received.
     pub fn operations(&self) -> Vec<String> {
         self.fake
@@ -271,6 +317,31 @@ impl EcsFake {
             .filter_map(Req::operation)
             .collect()
     }
+}
+
+/// The stage playing now (the first one before its time), noting when it was first served.
+fn stage_now(script: &Script, s: &mut State) -> Option<usize> {
+    let started = s.first_update?;
+    if script.stages.is_empty() {
+        return None;
+    }
+    let elapsed = started.elapsed();
+    let i = script
+        .stages
+        .iter()
+        .rposition(|st| st.at <= elapsed)
+        .unwrap_or(0);
+    s.stage_served.entry(i).or_insert_with(Instant::now);
+    Some(i)
+}
+
+/// The service of the stage playing now: the latest stage up to it that has one.
+fn stage_service(script: &Script, s: &mut State) -> Option<Value> {
+    let now = stage_now(script, s)?;
+    script.stages[..=now]
+        .iter()
+        .rev()
+        .find_map(|st| st.service.clone())
 }
 
 fn frame(frames: &[Value], i: u32) -> Value {
@@ -350,7 +421,14 @@ fn respond(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
                 return Resp::aws_json_error(400, "ThrottlingException", "Rate exceeded");
             }
             let i = s.polls_after_update - 1 - s.throttled;
-            let svc = if s.updates >= 2 && !script.rollback_frames.is_empty() {
+            let staged = if s.updates == 1 {
+                stage_service(script, &mut s)
+            } else {
+                None
+            };
+            let svc = if let Some(staged) = staged {
+                staged
+            } else if s.updates >= 2 && !script.rollback_frames.is_empty() {
                 frame(&script.rollback_frames, i)
             } else {
                 frame(&script.frames, i)
@@ -412,6 +490,7 @@ fn respond(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
             }
             s.deployed_td = td;
             s.updates += 1;
+            s.first_update.get_or_insert_with(Instant::now);
             if s.updates >= 2 {
                 // A rollback by the pipe: restart the frame count for the rollback frames.
                 s.polls_after_update = 0;
@@ -431,10 +510,13 @@ fn respond(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
                     "Service Unavailable. Please try again later.",
                 );
             }
-            let sd = frame(
-                &script.service_deployments,
-                s.sd_polls - 1 - script.failing_sd_polls,
-            );
+            let sd = match stage_now(script, &mut s) {
+                Some(i) => script.stages[i].sd.clone(),
+                None => frame(
+                    &script.service_deployments,
+                    s.sd_polls - 1 - script.failing_sd_polls,
+                ),
+            };
             Resp::json(200, json!({"serviceDeployments": [sd], "failures": []}))
         }
         Some("ListTasks") if body["startedBy"].is_string() => {
