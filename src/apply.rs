@@ -146,7 +146,7 @@ pub async fn update(
     announce_update(config, &ecs_services, registered, report);
     let mut calls = futures_util::stream::iter(ecs_services.into_iter().map(|s| {
         let target = target_of(s, registered);
-        let new_revision = s.revision.is_some().then(|| target.clone());
+        let new_revision = (s.revision.is_some() || s.promoted.is_some()).then(|| target.clone());
         async move {
             let sent_at = epoch_now();
             let result = ecs
@@ -169,7 +169,7 @@ pub async fn update(
             Err(err) if err.is_ambiguous() => {
                 let wanted = Wanted {
                     target: &target,
-                    new_revision: s.revision.is_some(),
+                    new_revision: s.revision.is_some() || s.promoted.is_some(),
                     force: config.change.force_new_deployment,
                     desired_count: config.change.desired_count.map(i64::from),
                     sent_at,
@@ -199,10 +199,12 @@ pub async fn update(
     Ok(updated)
 }
 
-/// The revision a service moves to: its new one, or the one it runs (a restart).
+/// The revision a service moves to: its new one, the registered one promoted, or the one it
+/// runs (a restart).
 fn target_of(s: &ServicePlan, registered: &[String]) -> String {
     s.revision
         .and_then(|i| registered.get(i).cloned())
+        .or_else(|| s.promoted.clone())
         .unwrap_or_else(|| s.current.clone())
 }
 

@@ -294,6 +294,19 @@ impl CodeDeploy {
             .map_err(|e| AwsError::from_sdk("codedeploy:StopDeployment", &e))
     }
 
+    /// ContinueDeployment with `READY_WAIT`: reroutes production traffic of a deployment
+    /// that is `Ready`.
+    pub async fn continue_ready(&self, id: &str) -> Result<(), AwsError> {
+        self.client
+            .continue_deployment()
+            .deployment_id(id)
+            .deployment_wait_type(aws_sdk_codedeploy::types::DeploymentWaitType::ReadyWait)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("codedeploy:ContinueDeployment", &e))
+    }
+
     /// The group's deployments that have not finished ([`IN_PROGRESS_STATUSES`]), newest
     /// first as CodeDeploy lists them.
     pub async fn unfinished_deployments(

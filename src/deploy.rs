@@ -24,6 +24,7 @@ use crate::error::{Changed, Error};
 use crate::follow::{self, Outcome, Watch, human, short};
 use crate::image::ImageRef;
 use crate::logs::LogReaders;
+use crate::operate;
 use crate::outputs::{Record, ServiceRecord};
 use crate::plan::{self, Plan, PreDeployPlan};
 use crate::pre_deploy;
@@ -50,6 +51,9 @@ pub async fn deploy(
     }
     let credentials = auth::credentials(config, report).await?;
     let (ecs, logs) = clients(config, &credentials);
+    if config.operate.action != crate::config::Action::Deploy {
+        return operate::operate(&ecs, &logs, config, credentials, report, record).await;
+    }
 
     // The ECR lookups do not depend on the services, so they run while those are read: one
     // round trip less before the first change.
@@ -92,6 +96,9 @@ pub async fn deploy(
     let settings = follow_settings(config, &plan, &registered, code_deploy.client.clone());
     follow::follow(&ecs, &logs, &settings, &mut watches, report).await?;
     record_outcomes(&watches, record);
+    if let Some(line) = operate::paused(&watches, record) {
+        return Ok(line);
+    }
 
     if watches
         .iter()
@@ -107,7 +114,11 @@ pub async fn deploy(
             record,
         )
         .await?;
-        return Ok(success_line(config, &watches, &updated, started));
+        operate::check_digests(&ecs, &watches, record, report).await;
+        return Ok(operate::name_digest(
+            success_line(config, &watches, &updated, started),
+            record,
+        ));
     }
     let mut error = failure(&watches);
     if config.wait.rollback_on_failure {
@@ -277,6 +288,17 @@ async fn read_everything(
     report: &Reporter,
 ) -> Result<(Vec<crate::rollout::Service>, HashMap<String, Value>), Error> {
     let services = read::services(ecs, config, report).await?;
+    if let Some(promote) = &config.change.promote {
+        let mut sources =
+            read::task_definitions(ecs, std::slice::from_ref(promote), report).await?;
+        if plan::images_to_set(config).is_empty() && config.change.overrides.is_empty() {
+            report.detail("deployed as it is, with no new registration (TASK_DEFINITION names a registered revision)");
+        } else if config.pre_deploy.is_some() {
+            let arns: Vec<String> = services.iter().map(|s| s.task_definition.clone()).collect();
+            sources.extend(read::task_definitions(ecs, &arns, report).await?);
+        }
+        return Ok((services, sources));
+    }
     let sources = if let Some(file) = &config.change.task_definition_file {
         if file.placeholders.is_empty() {
             report.step(&format!("Using the task definition in {}", file.display));
@@ -583,6 +605,7 @@ fn follow_settings(
         log_lines: config.wait.log_lines,
         task_definitions,
         codedeploy,
+        stop_at_pause: config.operate.wait_until == crate::config::WaitUntil::Paused,
     }
 }
 
@@ -699,7 +722,8 @@ fn record_started(updated: &[Updated], record: &mut Record) {
     }
 }
 
-fn record_outcomes(watches: &[Watch], record: &mut Record) {
+/// Each followed deployment's verdict, into the record.
+pub fn record_outcomes(watches: &[Watch], record: &mut Record) {
     for watch in watches {
         let Some(service) = record.service_mut(&watch.name) else {
             continue;
@@ -717,7 +741,7 @@ fn record_outcomes(watches: &[Watch], record: &mut Record) {
                 service.verdict = "timed-out".into();
                 service.message.clone_from(&r.verdict);
             }
-            None => {}
+            Some(Outcome::Paused(_)) | None => {}
         }
     }
 }
@@ -725,7 +749,7 @@ fn record_outcomes(watches: &[Watch], record: &mut Record) {
 /// The error for a deploy in which some deployment did not succeed. With one service it is
 /// that deployment's verdict; with several, each failure's reasons (lines naming their
 /// service), a summary line per service and a last line naming the failed ones.
-fn failure(watches: &[Watch]) -> Error {
+pub fn failure(watches: &[Watch]) -> Error {
     if let [only] = watches {
         return match &only.outcome {
             Some(Outcome::Failed(r) | Outcome::TimedOut(r)) => Error::Rollout {
@@ -771,6 +795,12 @@ fn failure(watches: &[Watch]) -> Error {
                 };
                 summary.push(format!("{name}: {word}: {}", r.verdict));
                 failed.push(name);
+            }
+            Some(Outcome::Paused(pause)) => {
+                summary.push(format!(
+                    "{name}: paused {}",
+                    crate::operate_rules::pause_words(pause)
+                ));
             }
             None => {
                 summary.push(format!("{name}: no verdict"));

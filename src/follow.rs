@@ -22,6 +22,7 @@ use crate::diagnose;
 use crate::ecs::{DESCRIBE_SERVICES_MAX, Ecs, Lookup};
 use crate::error::{AwsError, Changed, Error};
 use crate::logs::LogReaders;
+use crate::operate_rules::{self, Pause};
 use crate::report::Reporter;
 use crate::rollout::{
     self, EventLog, FailureKind, Service, ServiceEvent, Tracked, Verdict, revision_name,
@@ -48,6 +49,9 @@ pub struct Settings {
     pub task_definitions: HashMap<String, Value>,
     /// The CodeDeploy client, when a service's deployment is CodeDeploy's.
     pub codedeploy: Option<CodeDeploy>,
+    /// `WAIT_UNTIL: paused`: a deployment that waits for a person (a PAUSE hook in
+    /// AWAITING_ACTION, CodeDeploy `Ready`) ends with [`Outcome::Paused`].
+    pub stop_at_pause: bool,
 }
 
 /// How one followed deployment ended.
@@ -62,6 +66,8 @@ pub enum Outcome {
     Failed(Report),
     /// It was still running when `WAIT_TIMEOUT` passed.
     TimedOut(Report),
+    /// It waits for a person, and [`Settings::stop_at_pause`] is set.
+    Paused(Pause),
 }
 
 /// The verdict of a failed or timed-out deployment, and why.
@@ -94,6 +100,8 @@ pub struct Watch {
     pub code_deploy: Option<Following>,
     /// Set once the deployment has a verdict.
     pub outcome: Option<Outcome>,
+    /// The service deployment as last described (blue/green, linear, canary).
+    pub last_service_deployment: Option<rollout::ServiceDeployment>,
 }
 
 impl Watch {
@@ -122,7 +130,13 @@ impl Watch {
             },
             code_deploy: None,
             outcome: None,
+            last_service_deployment: None,
         }
+    }
+
+    /// The service as the last poll described it.
+    pub fn last_service(&self) -> Option<&Service> {
+        self.last.as_ref()
     }
 
     /// Where the deployment stands, from the last poll.
@@ -433,7 +447,16 @@ async fn observe(
             let report = failed(ecs, logs, settings, &service, watch, &failure).await;
             watch.outcome = Some(Outcome::Failed(report));
         }
-        Verdict::InProgress | Verdict::Superseded { .. } => {}
+        Verdict::InProgress | Verdict::Superseded { .. } => {
+            if settings.stop_at_pause
+                && let Some(pause) = watch
+                    .last_service_deployment
+                    .as_ref()
+                    .and_then(operate_rules::pause_of)
+            {
+                watch.outcome = Some(Outcome::Paused(pause));
+            }
+        }
     }
     watch.last = Some(service);
     Ok(())
@@ -468,6 +491,14 @@ async fn observe_code_deploy(
     .await?;
     match polled {
         Polled::Waiting => {}
+        Polled::Ready if settings.stop_at_pause => {
+            watch.outcome = Some(Outcome::Paused(Pause {
+                stage: "Ready".into(),
+                code_deploy_id: Some(following.deployment_id.clone()),
+                ..Pause::default()
+            }));
+        }
+        Polled::Ready => {}
         Polled::Succeeded => {
             watch.outcome = Some(Outcome::Succeeded {
                 deployment_id: watch.tracked.deployment_id.clone(),
@@ -518,13 +549,17 @@ async fn service_deployment_verdict(
         if let std::collections::hash_map::Entry::Vacant(slot) =
             watch.printed.entry(format!("hook {}", hook.hook_id))
         {
+            let until = operate_rules::pause_of(&sd)
+                .map(|p| operate_rules::pause_words(&p))
+                .unwrap_or_default();
             report.warn(&format!(
-                "{}lifecycle hook {} is paused, waiting for a person: continue with `aws ecs continue-service-deployment --service-deployment-arn {current} --hook-id {} --action CONTINUE` (or --action ROLLBACK)",
-                watch.label, hook.hook_id, hook.hook_id
+                "{}lifecycle hook {} is paused, waiting for a person {until}: {}; or continue with `aws ecs continue-service-deployment --service-deployment-arn {current} --hook-id {} --action CONTINUE` (or --action ROLLBACK); the pipe never continues on its own",
+                watch.label, hook.hook_id, operate_rules::GO_ON, hook.hook_id
             ));
             slot.insert(String::new());
         }
     }
+    watch.last_service_deployment = Some(sd.clone());
     let primary = service
         .deployments
         .iter()
@@ -613,6 +648,7 @@ pub fn outcome_word(outcome: &Outcome) -> &'static str {
         Outcome::Succeeded { .. } => "succeeded",
         Outcome::Failed(_) => "failed",
         Outcome::TimedOut(_) => "timed out",
+        Outcome::Paused(_) => "paused",
     }
 }
 

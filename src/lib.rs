@@ -44,6 +44,8 @@ pub mod follow;
 pub mod help;
 pub mod image;
 pub mod logs;
+pub mod operate;
+pub mod operate_rules;
 pub mod outputs;
 pub mod overrides;
 pub mod plan;

@@ -14,6 +14,8 @@ mod features;
 mod image;
 mod logs;
 mod lost_answers;
+mod operate;
+mod operate_decisions;
 mod overrides;
 mod per_env;
 mod permissions;

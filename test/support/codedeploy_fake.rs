@@ -158,6 +158,8 @@ pub struct Script {
     pub extra_task_set: Option<Value>,
     /// CreateDeployment answers AccessDeniedException.
     pub deny_create: bool,
+    /// Frames played after ContinueDeployment (READY_WAIT), one per GetDeployment.
+    pub after_continue: Vec<Frame>,
 }
 
 /// `web`: a Fargate service with a capacity provider strategy behind a load balancer,
@@ -247,6 +249,7 @@ impl Script {
             stopped_tasks: Vec::new(),
             extra_task_set: None,
             deny_create: false,
+            after_continue: Vec::new(),
         }
     }
 }
@@ -273,6 +276,8 @@ struct State {
     update_bodies: Vec<Value>,
     api_updates: u32,
     deregistered: Vec<String>,
+    /// `polls` when ContinueDeployment came, and its wait type.
+    continued: Option<(u32, String)>,
 }
 
 /// The running fake.
@@ -311,6 +316,11 @@ impl CodeDeployFake {
             .and_then(Value::as_str)
             .unwrap_or_else(|| panic!("no CreateDeployment with AppSpec content: {created:?}"));
         serde_json::from_str(content).expect("the AppSpec content is JSON")
+    }
+
+    /// The ContinueDeployment's deploymentWaitType, if one came.
+    pub fn continued(&self) -> Option<String> {
+        lock(&self.state).continued.as_ref().map(|(_, t)| t.clone())
     }
 
     /// The StopDeployment's autoRollbackEnabled, if one came.
@@ -360,6 +370,12 @@ impl CodeDeployFake {
 fn current(script: &Script, s: &State) -> Frame {
     if s.stopped.is_some() {
         return script.stopped.clone();
+    }
+    if let Some((at, _)) = &s.continued
+        && !script.after_continue.is_empty()
+    {
+        let i = (s.polls.saturating_sub(at + 1) as usize).min(script.after_continue.len() - 1);
+        return script.after_continue[i].clone();
     }
     let i = (s.polls.max(1) as usize - 1).min(script.frames.len().saturating_sub(1));
     script
@@ -755,6 +771,18 @@ fn codedeploy(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
                     "The provided target ID does not exist.",
                 ),
             }
+        }
+        Some("ContinueDeployment") => {
+            let mut s = lock(state);
+            let at = s.polls;
+            s.continued = Some((
+                at,
+                body["deploymentWaitType"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            ));
+            Resp::json(200, json!({}))
         }
         Some("StopDeployment") => {
             let mut s = lock(state);

@@ -1,0 +1,134 @@
+//! The pure decisions behind `ACTION` and `WAIT_UNTIL` (`operate_rules`), and how
+//! `TASK_DEFINITION` tells a registered revision from a file, without a network.
+
+use ecs_oidc_deploy::config::change::is_registered_revision;
+use ecs_oidc_deploy::operate_rules::{
+    Owner, RollbackState, digest_warnings, doing, in_flight, owner, pause_of, pause_words,
+    previous_revision, rollback_state,
+};
+use ecs_oidc_deploy::rollout::{ServiceDeployment, ServiceRevision};
+use serde_json::json;
+
+fn sd(value: serde_json::Value) -> ServiceDeployment {
+    serde_json::from_value(value).expect("a service deployment")
+}
+
+fn paused() -> ServiceDeployment {
+    sd(json!({
+        "serviceDeploymentArn": "arn:aws:ecs:eu-west-1:123456789012:service-deployment/prod/web/abc",
+        "status": "IN_PROGRESS",
+        "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
+        "lifecycleHookDetails": [
+            {"hookId": "smoke", "targetType": "AWS_LAMBDA", "status": "AWAITING_ACTION"},
+            {"hookId": "approve", "targetType": "PAUSE", "status": "AWAITING_ACTION", "expiresAt": 1_796_618_400.0, "timeoutAction": "ROLLBACK"}
+        ]
+    }))
+}
+
+#[test]
+fn only_a_pause_hook_awaiting_action_of_a_running_deployment_is_a_pause() {
+    let pause = pause_of(&paused()).expect("paused");
+    assert_eq!(pause.hook_id.as_deref(), Some("approve"));
+    assert_eq!(pause.expires_at, Some(1_796_618_400));
+    assert_eq!(
+        pause_words(&pause),
+        "at POST_TEST_TRAFFIC_SHIFT (hook approve) until 2026-12-07T04:40:00Z, then ROLLBACK"
+    );
+    let mut rolled = paused();
+    rolled.status = "ROLLBACK_IN_PROGRESS".into();
+    assert_eq!(pause_of(&rolled), None);
+    let mut succeeded = paused();
+    for hook in &mut succeeded.lifecycle_hook_details {
+        hook.status = "SUCCEEDED".into();
+    }
+    assert_eq!(pause_of(&succeeded), None);
+}
+
+#[test]
+fn the_commit_tag_decides_whose_build_it_is() {
+    let tags = json!([{"key": "team", "value": "payments"}, {"key": "bitbucket:commit", "value": "abc123"}]);
+    assert_eq!(owner(&tags, Some("abc123")), Owner::ThisCommit);
+    assert_eq!(
+        owner(&tags, Some("def456")),
+        Owner::OtherCommit("abc123".into())
+    );
+    assert_eq!(owner(&tags, None), Owner::OtherCommit("abc123".into()));
+    assert_eq!(owner(&json!([]), Some("abc123")), Owner::Untagged);
+}
+
+#[test]
+fn the_previous_revision_is_the_first_source_of_the_newest_deployment() {
+    let done = sd(json!({
+        "serviceDeploymentArn": "sd-1", "status": "SUCCESSFUL",
+        "sourceServiceRevisions": [{"arn": "rev-41"}], "targetServiceRevision": {"arn": "rev-42"}
+    }));
+    assert_eq!(previous_revision(Some(&done)), Ok("rev-41".into()));
+    let first = sd(json!({"serviceDeploymentArn": "sd-0", "status": "SUCCESSFUL"}));
+    assert!(
+        previous_revision(Some(&first)).is_err_and(|e| e.contains("names no revision it replaced"))
+    );
+    assert!(previous_revision(None).is_err_and(|e| e.contains("lists no service deployment")));
+}
+
+#[test]
+fn a_rollback_ends_only_in_rollback_successful() {
+    let state =
+        |status: &str| rollback_state(&sd(json!({"status": status, "statusReason": "why"})));
+    assert_eq!(state("ROLLBACK_IN_PROGRESS"), RollbackState::Going);
+    assert_eq!(state("ROLLBACK_REQUESTED"), RollbackState::Going);
+    assert_eq!(state("ROLLBACK_SUCCESSFUL"), RollbackState::Done);
+    assert_eq!(
+        state("ROLLBACK_FAILED"),
+        RollbackState::Failed("ROLLBACK_FAILED: why".into())
+    );
+    assert_eq!(
+        state("SUCCESSFUL"),
+        RollbackState::Failed("SUCCESSFUL: why".into())
+    );
+    assert!(in_flight(&sd(json!({"status": "IN_PROGRESS"}))));
+    assert!(!in_flight(&sd(json!({"status": "ROLLBACK_IN_PROGRESS"}))));
+    assert_eq!(doing(&[]), "no deployment is in progress");
+}
+
+#[test]
+fn only_a_checked_image_whose_digest_changed_is_warned_about() {
+    let revision: ServiceRevision = serde_json::from_value(json!({
+        "taskDefinition": "web:42",
+        "containerImages": [
+            {"containerName": "app", "image": "r/web:v2", "imageDigest": "sha256:new"},
+            {"containerName": "sidecar", "image": "r/proxy:1", "imageDigest": "sha256:same"}
+        ]
+    }))
+    .expect("a revision");
+    let checked = vec![
+        ("r/web:v2".to_string(), "sha256:old".to_string()),
+        ("r/proxy:1".to_string(), "sha256:same".to_string()),
+    ];
+    assert_eq!(
+        digest_warnings(&checked, &revision),
+        vec!["container app runs r/web:v2 at digest sha256:new, but sha256:old was checked before the deploy: the tag was pushed again in between".to_string()]
+    );
+    assert!(digest_warnings(&[], &revision).is_empty());
+}
+
+#[test]
+fn task_definition_names_a_registered_revision_or_a_file() {
+    for revision in [
+        "web:42",
+        "web_worker-2:7",
+        "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:42",
+        "arn:aws-cn:ecs:cn-north-1:123456789012:task-definition/web:1",
+    ] {
+        assert!(is_registered_revision(revision), "{revision}");
+    }
+    for file in [
+        "ecs/task-definition.json",
+        "web",
+        "web:latest",
+        ":42",
+        "c:/td.json",
+        "arn:aws:ecs:eu-west-1:123456789012:service/prod/web:1",
+    ] {
+        assert!(!is_registered_revision(file), "{file}");
+    }
+}
