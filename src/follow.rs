@@ -102,6 +102,9 @@ pub struct Watch {
     pub outcome: Option<Outcome>,
     /// The service deployment as last described (blue/green, linear, canary).
     pub last_service_deployment: Option<rollout::ServiceDeployment>,
+    /// The PAUSE hook id (or CodeDeploy deployment id at `Ready`) that `ACTION: continue` has
+    /// just resumed: ECS may still show it waiting for a poll or two, which is not a new pause.
+    pub continued: Option<String>,
 }
 
 impl Watch {
@@ -131,6 +134,7 @@ impl Watch {
             code_deploy: None,
             outcome: None,
             last_service_deployment: None,
+            continued: None,
         }
     }
 
@@ -453,6 +457,7 @@ async fn observe(
                     .last_service_deployment
                     .as_ref()
                     .and_then(operate_rules::pause_of)
+                && pause.hook_id != watch.continued
             {
                 watch.outcome = Some(Outcome::Paused(pause));
             }
@@ -491,7 +496,10 @@ async fn observe_code_deploy(
     .await?;
     match polled {
         Polled::Waiting => {}
-        Polled::Ready if settings.stop_at_pause => {
+        Polled::Ready
+            if settings.stop_at_pause
+                && watch.continued.as_ref() != Some(&following.deployment_id) =>
+        {
             watch.outcome = Some(Outcome::Paused(Pause {
                 stage: "Ready".into(),
                 code_deploy_id: Some(following.deployment_id.clone()),
@@ -546,6 +554,9 @@ async fn service_deployment_verdict(
         watch.printed.insert(current.clone(), line);
     }
     for hook in rollout::waiting_hooks(&sd) {
+        if watch.continued.as_ref() == Some(&hook.hook_id) {
+            continue;
+        }
         if let std::collections::hash_map::Entry::Vacant(slot) =
             watch.printed.entry(format!("hook {}", hook.hook_id))
         {

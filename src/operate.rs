@@ -209,15 +209,21 @@ async fn continue_all(
                 changed,
             ));
         }
+        let mut watch = f.watch;
+        watch.continued = f
+            .hook
+            .as_ref()
+            .map(|(_, hook)| hook.clone())
+            .or_else(|| f.pause.code_deploy_id.clone());
         if let Some(service) = record.service_mut(&f.name) {
-            service.task_definition_arn = Some(f.watch.tracked.task_definition.clone());
+            service.task_definition_arn = Some(watch.tracked.task_definition.clone());
             service.previous_task_definition_arn =
-                Some(f.watch.tracked.previous_task_definition.clone());
-            service.deployment_id = Some(f.watch.tracked.deployment_id.clone());
+                Some(watch.tracked.previous_task_definition.clone());
+            service.deployment_id = Some(watch.tracked.deployment_id.clone());
             service.service_deployment_arn = f.hook.as_ref().map(|(arn, _)| arn.clone());
             service.verdict = "continued".into();
         }
-        watches.push(f.watch);
+        watches.push(watch);
     }
     follow_continued(ctx, &mut watches, record, started).await
 }

@@ -554,3 +554,110 @@ fn promoting_with_an_image_makes_a_new_revision_from_the_promoted_one() {
         json!(NEW_TD)
     );
 }
+
+fn with_strategy(mut script: Script, strategy: &str) -> Script {
+    for svc in std::iter::once(&mut script.initial)
+        .chain(std::iter::once(&mut script.update_reply))
+        .chain(script.frames.iter_mut())
+    {
+        svc["deploymentConfiguration"]["strategy"] = json!(strategy);
+    }
+    script
+}
+
+fn wait_until_paused(fake: &EcsFake) -> Outcome {
+    deploy_nginx(&fake.endpoint())
+        .env("WAIT_TIMEOUT", "30")
+        .env("WAIT_UNTIL", "paused")
+        .run()
+}
+
+#[test]
+fn wait_until_paused_on_linear_and_canary_deployments() {
+    // LINEAR with a PAUSE hook: exit 0 at the pause.
+    let fake = EcsFake::start(with_strategy(
+        blue_green(vec![sd("IN_PROGRESS", "SCALE_UP", None), paused()]),
+        "LINEAR",
+    ));
+    let out = wait_until_paused(&fake);
+    out.assert_success();
+    assert!(
+        last_line(&out).starts_with(
+            "✔ Paused: web:42 on service web waits for approval at POST_TEST_TRAFFIC_SHIFT"
+        ),
+        "{}",
+        out.describe()
+    );
+    // CANARY without a pause: ✔ as usual.
+    let fake = EcsFake::start(with_strategy(
+        blue_green(vec![
+            sd("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT", None),
+            sd("IN_PROGRESS", "BAKE_TIME", None),
+            sd("SUCCESSFUL", "CLEAN_UP", None),
+        ]),
+        "CANARY",
+    ));
+    let out = wait_until_paused(&fake);
+    out.assert_success();
+    assert!(
+        last_line(&out).starts_with("✔ Deployed web:42 to service web"),
+        "{}",
+        out.describe()
+    );
+    out.assert_contains("service deployment IN_PROGRESS BAKE_TIME");
+}
+
+#[test]
+fn wait_until_paused_a_failure_before_the_pause_is_a_failure() {
+    // A Lambda hook fails at PRE_SCALE_UP and ECS rolls back.
+    let mut lambda = sd("IN_PROGRESS", "PRE_SCALE_UP", None);
+    lambda["lifecycleHookDetails"] =
+        json!([{"hookId": "migrations", "targetType": "AWS_LAMBDA", "status": "IN_PROGRESS"}]);
+    let mut failed = sd("ROLLBACK_IN_PROGRESS", "PRE_SCALE_UP", None);
+    failed["lifecycleHookDetails"] =
+        json!([{"hookId": "migrations", "targetType": "AWS_LAMBDA", "status": "FAILED"}]);
+    failed["rollback"] = json!({"reason": "Service deployment rolled back because the lifecycle hook migrations failed."});
+    let fake = EcsFake::start(blue_green(vec![lambda, failed]));
+    let out = wait_until_paused(&fake);
+    out.assert_code(1).assert_not_contains("Paused:");
+    assert!(last_line(&out).starts_with("✖ "), "{}", out.describe());
+    out.assert_contains("the lifecycle hook migrations failed");
+    // An alarm rolls the deployment back during bake time.
+    let mut alarm = sd("ROLLBACK_IN_PROGRESS", "BAKE_TIME", None);
+    alarm["rollback"] =
+        json!({"reason": "Service deployment rolled back because alarm web-5xx went into ALARM."});
+    let fake = EcsFake::start(blue_green(vec![
+        sd("IN_PROGRESS", "BAKE_TIME", None),
+        alarm,
+    ]));
+    let out = wait_until_paused(&fake);
+    out.assert_code(1)
+        .assert_contains("alarm web-5xx went into ALARM");
+    assert!(last_line(&out).starts_with("✖ "), "{}", out.describe());
+}
+
+#[test]
+fn continue_with_wait_until_paused_stops_at_the_next_pause_not_the_one_it_continued() {
+    let mut script = blue_green(vec![paused()]);
+    let mut second = sd("IN_PROGRESS", "POST_PRODUCTION_TRAFFIC_SHIFT", None);
+    second["lifecycleHookDetails"] = json!([
+        {"hookId": "approve-prod", "targetType": "PAUSE", "status": "SUCCEEDED"},
+        {"hookId": "final-check", "targetType": "PAUSE", "status": "AWAITING_ACTION", "timeoutAction": "CONTINUE", "expiresAt": EXPIRES}
+    ]);
+    // The first answer after the continue still shows the hook waiting (ECS is eventually
+    // consistent); that is not a new pause.
+    script.after_continue = vec![paused(), second];
+    script.new_td_tags = Some(json!([{"key": "bitbucket:commit", "value": COMMIT}]));
+    let fake = EcsFake::start(script);
+    let out = action(&fake.endpoint(), "continue")
+        .env("WAIT_UNTIL", "paused")
+        .run();
+    out.assert_success();
+    assert_eq!(
+        last_line(&out),
+        "✔ Paused: web:42 on service web waits for approval at POST_PRODUCTION_TRAFFIC_SHIFT (hook final-check) until 2026-12-07T04:40:00Z, then CONTINUE; go on with a step that runs the pipe with ACTION: 'continue' (or ACTION: 'rollback')",
+        "{}",
+        out.describe()
+    );
+    assert_eq!(count(&fake, "ContinueServiceDeployment"), 1);
+}
