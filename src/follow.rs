@@ -451,20 +451,24 @@ async fn observe(
             let report = failed(ecs, logs, settings, &service, watch, &failure).await;
             watch.outcome = Some(Outcome::Failed(report));
         }
-        Verdict::InProgress | Verdict::Superseded { .. } => {
-            if settings.stop_at_pause
-                && let Some(pause) = watch
-                    .last_service_deployment
-                    .as_ref()
-                    .and_then(operate_rules::pause_of)
-                && pause.hook_id != watch.continued
-            {
-                watch.outcome = Some(Outcome::Paused(pause));
-            }
-        }
+        Verdict::InProgress | Verdict::Superseded { .. } => stop_at_pause(settings, watch),
     }
     watch.last = Some(service);
     Ok(())
+}
+
+/// `WAIT_UNTIL: paused`: a deployment still running that waits at a PAUSE hook (other than
+/// the one `ACTION: continue` just resumed) ends with [`Outcome::Paused`].
+fn stop_at_pause(settings: &Settings, watch: &mut Watch) {
+    if settings.stop_at_pause
+        && let Some(pause) = watch
+            .last_service_deployment
+            .as_ref()
+            .and_then(operate_rules::pause_of)
+        && pause.hook_id != watch.continued
+    {
+        watch.outcome = Some(Outcome::Paused(pause));
+    }
 }
 
 /// One poll of a CodeDeploy deployment: CodeDeploy judges, the ECS service says what runs.

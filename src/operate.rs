@@ -484,49 +484,13 @@ async fn find_ready(
             statuses.push(format!("CodeDeploy deployment {id} is {}", info.status));
             continue;
         }
-        let pause = Pause {
-            stage: "Ready".into(),
-            code_deploy_id: Some(id.clone()),
-            ..Pause::default()
-        };
-        let replacement = service
-            .task_sets
-            .iter()
-            .find(|t| t.status != "PRIMARY")
-            .map_or_else(
-                || service.primary_revision().to_string(),
-                |t| t.task_definition.clone(),
-            );
-        let commit = ctx.config.context.commit.as_deref().unwrap_or_default();
-        let short_commit: String = commit.chars().take(12).collect();
-        let description = info.description.clone().unwrap_or_default();
-        if short_commit.is_empty() || !description.contains(&format!("commit {short_commit}")) {
-            let tags = serde_json::Value::Null;
-            check_owner(ctx, name, &replacement, &pause, &tags)?;
-        }
-        let mut watch = Watch::new(
-            name,
-            Tracked {
-                deployment_id: id.clone(),
-                task_definition: replacement,
-                previous_task_definition: service.primary_revision().to_string(),
-            },
-            None,
-            &service.events,
+        return ready_found(
+            ctx,
+            (name, service),
             several,
-        );
-        watch.code_deploy = Some(Following::new(
             &id,
-            &ctx.config.target.cluster,
-            name,
-            &ctx.config.target.region,
-        ));
-        return Ok(Found {
-            name: name.to_string(),
-            watch,
-            hook: None,
-            pause,
-        });
+            info.description.as_deref(),
+        );
     }
     let doing = if statuses.is_empty() {
         "no CodeDeploy deployment is in progress".into()
@@ -536,6 +500,56 @@ async fn find_ready(
     Err(nothing_to_continue(name, &doing))
 }
 
+/// The CodeDeploy deployment `id` in `Ready`, checked to be this commit's by its description.
+fn ready_found(
+    ctx: &Ctx<'_>,
+    (name, service): (&str, &Service),
+    several: bool,
+    id: &str,
+    description: Option<&str>,
+) -> Result<Found, Error> {
+    let pause = Pause {
+        stage: "Ready".into(),
+        code_deploy_id: Some(id.to_string()),
+        ..Pause::default()
+    };
+    let replacement = service
+        .task_sets
+        .iter()
+        .find(|t| t.status != "PRIMARY")
+        .map_or_else(
+            || service.primary_revision().to_string(),
+            |t| t.task_definition.clone(),
+        );
+    let commit = ctx.config.context.commit.as_deref();
+    if !rules::describes_commit(description.unwrap_or_default(), commit) {
+        check_owner(ctx, name, &replacement, &pause, &serde_json::Value::Null)?;
+    }
+    let mut watch = Watch::new(
+        name,
+        Tracked {
+            deployment_id: id.to_string(),
+            task_definition: replacement,
+            previous_task_definition: service.primary_revision().to_string(),
+        },
+        None,
+        &service.events,
+        several,
+    );
+    watch.code_deploy = Some(Following::new(
+        id,
+        &ctx.config.target.cluster,
+        name,
+        &ctx.config.target.region,
+    ));
+    Ok(Found {
+        name: name.to_string(),
+        watch,
+        hook: None,
+        pause,
+    })
+}
+
 /// `ACTION: rollback`: each service goes back to the revision it ran before; the line says
 /// where each one is now.
 async fn rollback_all(
@@ -543,12 +557,30 @@ async fn rollback_all(
     services: &[Service],
     record: &mut Record,
 ) -> Result<String, Error> {
-    let mut lines = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
     for (name, service) in ctx.config.target.services.iter().zip(services) {
-        let line = if service.uses_code_deploy() {
-            rollback_code_deploy(ctx, name, service).await?
+        let rolled = if service.uses_code_deploy() {
+            rollback_code_deploy(ctx, name, service).await
         } else {
-            rollback_service(ctx, name, service, record).await?
+            rollback_service(ctx, name, service, record).await
+        };
+        let line = match rolled {
+            Ok(line) => line,
+            Err(err) if lines.is_empty() => return Err(err),
+            // Some services were rolled back already: say so, and exit 1.
+            Err(err) => {
+                let why = err.to_string();
+                return Err(Error::Rollout {
+                    verdict: format!(
+                        "rolled back {}, but not {}: {}",
+                        lines.join(", "),
+                        short(name),
+                        why.trim_end_matches("; nothing was changed in AWS")
+                    ),
+                    details: err.details(),
+                    hints: err.hints(),
+                });
+            }
         };
         if let Some(r) = record.service_mut(name) {
             r.verdict = "rolled-back".into();
@@ -702,23 +734,7 @@ async fn redeploy_previous(
             Changed::Nothing,
         )
     };
-    let arns = ctx
-        .ecs
-        .list_service_deployments(&ctx.config.target.cluster, name, &[])
-        .await
-        .map_err(read)?;
-    let mut newest: Option<ServiceDeployment> = None;
-    for arn in arns.iter().take(5) {
-        if let Some(sd) = ctx
-            .ecs
-            .describe_service_deployment(arn)
-            .await
-            .map_err(read)?
-            && newest.as_ref().is_none_or(|n| sd.created_at > n.created_at)
-        {
-            newest = Some(sd);
-        }
-    }
+    let newest = newest_deployment(ctx, name).await.map_err(read)?;
     let previous = rules::previous_revision(newest.as_ref()).map_err(|why| Error::Operate {
         verdict: format!("cannot roll back {}: nothing is in progress, and the revision it ran before is unknown: {why}", short(name)),
         details: Vec::new(),
@@ -771,7 +787,7 @@ async fn redeploy_previous(
         ctx.report,
     )
     .await?;
-    match &watches[0].outcome {
+    match watches.first().and_then(|w| w.outcome.as_ref()) {
         Some(Outcome::Succeeded { .. }) => Ok(format!(
             "{} to {}",
             short(name),
@@ -779,6 +795,26 @@ async fn redeploy_previous(
         )),
         _ => Err(crate::deploy::failure(&watches)),
     }
+}
+
+/// The newest of the service's deployments (any status), as ECS describes it.
+async fn newest_deployment(
+    ctx: &Ctx<'_>,
+    name: &str,
+) -> Result<Option<ServiceDeployment>, AwsError> {
+    let arns = ctx
+        .ecs
+        .list_service_deployments(&ctx.config.target.cluster, name, &[])
+        .await?;
+    let mut newest: Option<ServiceDeployment> = None;
+    for arn in arns.iter().take(5) {
+        if let Some(sd) = ctx.ecs.describe_service_deployment(arn).await?
+            && newest.as_ref().is_none_or(|n| sd.created_at > n.created_at)
+        {
+            newest = Some(sd);
+        }
+    }
+    Ok(newest)
 }
 
 /// A CODE_DEPLOY service: a deployment in progress is stopped with CodeDeploy's automatic

@@ -129,6 +129,20 @@ pub fn owner(tags: &Value, commit: Option<&str>) -> Owner {
     }
 }
 
+/// True when a CodeDeploy deployment's description (which the pipe writes as
+/// `ecs-oidc-deploy: repo commit <12 characters> build N, web:42`) names `commit`.
+pub fn describes_commit(description: &str, commit: Option<&str>) -> bool {
+    let Some(commit) = commit.filter(|c| !c.is_empty()) else {
+        return false;
+    };
+    let short: String = commit.chars().take(12).collect();
+    description
+        .split([' ', ','])
+        .collect::<Vec<_>>()
+        .windows(2)
+        .any(|w| w[0] == "commit" && w[1] == short)
+}
+
 /// What a service is doing when nothing waits for a person, for "nothing to continue".
 pub fn doing(in_progress: &[ServiceDeployment]) -> String {
     match in_progress {

@@ -3,8 +3,8 @@
 
 use ecs_oidc_deploy::config::change::is_registered_revision;
 use ecs_oidc_deploy::operate_rules::{
-    Owner, RollbackState, digest_warnings, doing, in_flight, owner, pause_of, pause_words,
-    previous_revision, rollback_state,
+    Owner, RollbackState, describes_commit, digest_warnings, doing, in_flight, owner, pause_of,
+    pause_words, previous_revision, rollback_state,
 };
 use ecs_oidc_deploy::rollout::{ServiceDeployment, ServiceRevision};
 use serde_json::json;
@@ -131,4 +131,19 @@ fn task_definition_names_a_registered_revision_or_a_file() {
     ] {
         assert!(!is_registered_revision(file), "{file}");
     }
+}
+
+#[test]
+fn a_code_deploy_description_names_the_commit_by_its_first_twelve_characters() {
+    let description = "ecs-oidc-deploy: acme/web-app commit 3f7c2a91d04b build 42, web:42";
+    assert!(describes_commit(
+        description,
+        Some("3f7c2a91d04b8e65a1c9f0e2d7b4a8c6e5f1d203")
+    ));
+    assert!(!describes_commit(
+        description,
+        Some("0a1b2c3d4e5f60718293a4b5c6d7e8f901234567")
+    ));
+    assert!(!describes_commit(description, None));
+    assert!(!describes_commit("deployed by hand", Some("3f7c2a91d04b")));
 }
