@@ -314,7 +314,28 @@ impl CodeDeploy {
         application: &str,
         group: &str,
     ) -> Result<Vec<String>, AwsError> {
-        let statuses: Vec<DeploymentStatus> = IN_PROGRESS_STATUSES
+        self.deployments_in(application, group, IN_PROGRESS_STATUSES)
+            .await
+    }
+
+    /// The group's deployments that succeeded, newest first as CodeDeploy lists them.
+    pub async fn succeeded_deployments(
+        &self,
+        application: &str,
+        group: &str,
+    ) -> Result<Vec<String>, AwsError> {
+        self.deployments_in(application, group, &["Succeeded"])
+            .await
+    }
+
+    /// ListDeployments of the group, only those in one of `statuses`.
+    async fn deployments_in(
+        &self,
+        application: &str,
+        group: &str,
+        statuses: &[&str],
+    ) -> Result<Vec<String>, AwsError> {
+        let statuses: Vec<DeploymentStatus> = statuses
             .iter()
             .map(|s| DeploymentStatus::from(*s))
             .collect();

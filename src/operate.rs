@@ -202,7 +202,12 @@ async fn continue_all(
             )),
         };
         if let Err(err) = sent {
-            let changed = changed_so_far(&watches);
+            let mut changed = changed_so_far(&watches);
+            if err.is_ambiguous() {
+                let mut names: Vec<String> = watches.iter().map(|w| w.name.clone()).collect();
+                names.push(f.name.clone());
+                changed = Changed::Services(names);
+            }
             return Err(aws_error(
                 format!("continuing the deployment of {}", f.name),
                 err,
@@ -628,7 +633,14 @@ async fn rollback_service(
             ctx.ecs.stop_service_deployment(&arn, "ROLLBACK").await
         }
     };
-    sent.map_err(|err| aws_error(format!("rolling back {name}"), err, Changed::Nothing))?;
+    sent.map_err(|err| {
+        let changed = if err.is_ambiguous() {
+            Changed::Services(vec![name.to_string()])
+        } else {
+            Changed::Nothing
+        };
+        aws_error(format!("rolling back {name}"), err, changed)
+    })?;
     if let Some(r) = record.service_mut(name) {
         r.service_deployment_arn = Some(arn.clone());
     }
@@ -818,7 +830,8 @@ async fn newest_deployment(
 }
 
 /// A CODE_DEPLOY service: a deployment in progress is stopped with CodeDeploy's automatic
-/// rollback; with none in progress the previous revision cannot be told, so nothing is done.
+/// rollback; with none in progress, the revision of the group's newest succeeded deployment
+/// before the current one is deployed again through CodeDeploy.
 async fn rollback_code_deploy(
     ctx: &Ctx<'_>,
     name: &str,
@@ -830,7 +843,6 @@ async fn rollback_code_deploy(
             "no CodeDeploy deployment group was found",
         ));
     };
-    let group = &target.group;
     let read = |err| {
         aws_error(
             format!("reading the CodeDeploy deployments of {name}"),
@@ -838,23 +850,28 @@ async fn rollback_code_deploy(
             Changed::Nothing,
         )
     };
+    let group = &target.group;
     let ids = cd
         .unfinished_deployments(&group.application_name, &group.deployment_group_name)
         .await
         .map_err(read)?;
-    let Some(id) = ids.first() else {
-        return Err(Error::Operate {
-            verdict: format!(
-                "cannot roll back {}: no CodeDeploy deployment is in progress, and the pipe does not know which revision it ran before {}",
-                short(name),
-                revision_name(service.primary_revision())
-            ),
-            details: Vec::new(),
-            hints: vec![
-                "deploy the revision you want with TASK_DEFINITION: 'family:revision'".into(),
-            ],
-        });
-    };
+    // The list can lag behind a status change: read each one.
+    for id in ids {
+        let info = cd.deployment(&id).await.map_err(read)?;
+        if crate::codedeploy::IN_PROGRESS_STATUSES.contains(&info.status.as_str()) {
+            return stop_code_deploy(ctx, cd, name, &id).await;
+        }
+    }
+    redeploy_code_deploy(ctx, cd, target, service).await
+}
+
+/// StopDeployment with automatic rollback, read until CodeDeploy settles: `web to web:41`.
+async fn stop_code_deploy(
+    ctx: &Ctx<'_>,
+    cd: &CodeDeploy,
+    name: &str,
+    id: &str,
+) -> Result<String, Error> {
     let following = Following::new(
         id,
         &ctx.config.target.cluster,
@@ -896,6 +913,127 @@ async fn rollback_code_deploy(
         _ => "its original task set".into(),
     };
     Ok(format!("{} to {now}", short(name)))
+}
+
+/// Nothing in progress on a CODE_DEPLOY service: the task definition of the group's newest
+/// succeeded deployment that is not the one running now, deployed again and followed.
+async fn redeploy_code_deploy(
+    ctx: &Ctx<'_>,
+    cd: &CodeDeploy,
+    target: &Target,
+    service: &Service,
+) -> Result<String, Error> {
+    let name = target.service.as_str();
+    let read = |err| {
+        aws_error(
+            format!("reading the CodeDeploy deployments of {name}"),
+            err,
+            Changed::Nothing,
+        )
+    };
+    let current = service.primary_revision().to_string();
+    let deployed = succeeded_revisions(cd, &target.group).await.map_err(read)?;
+    let Some(previous) = rules::previous_of(&current, &deployed) else {
+        return Err(Error::Operate {
+            verdict: format!(
+                "cannot roll back {}: no CodeDeploy deployment is in progress, and none of the group's succeeded deployments names a revision other than {}",
+                short(name),
+                revision_name(&current)
+            ),
+            details: Vec::new(),
+            hints: vec![
+                "deploy the revision you want with TASK_DEFINITION: 'family:revision'".into(),
+            ],
+        });
+    };
+    ctx.report.step(&format!(
+        "Rolling back {} to {} through CodeDeploy (nothing is in progress; it ran that before {})",
+        short(name),
+        revision_name(&previous),
+        revision_name(&current)
+    ));
+    let (_, body) = blue_green::request(
+        target,
+        &previous,
+        &ctx.config.code_deploy,
+        crate::apply::build_of(ctx.config),
+    )?;
+    let id = blue_green::create(cd, &body, ctx.report)
+        .await
+        .map_err(|err| {
+            let changed = if err.is_ambiguous() {
+                Changed::Services(vec![name.to_string()])
+            } else {
+                Changed::Nothing
+            };
+            aws_error(format!("starting the rollback of {name}"), err, changed)
+        })?;
+    ctx.report
+        .detail(&format!("CodeDeploy deployment {id} started"));
+    let watch = code_deploy_watch(ctx, name, service, &id, (&previous, &current));
+    let mut watches = vec![watch];
+    follow::follow(
+        ctx.ecs,
+        ctx.logs,
+        &settings(ctx, false),
+        &mut watches,
+        ctx.report,
+    )
+    .await?;
+    match watches.first().and_then(|w| w.outcome.as_ref()) {
+        Some(Outcome::Succeeded { .. }) => {
+            Ok(format!("{} to {}", short(name), revision_name(&previous)))
+        }
+        _ => Err(crate::deploy::failure(&watches)),
+    }
+}
+
+/// A watch on the CodeDeploy deployment `id` of `service` from `current` to `target`.
+fn code_deploy_watch(
+    ctx: &Ctx<'_>,
+    name: &str,
+    service: &Service,
+    id: &str,
+    (target, current): (&str, &str),
+) -> Watch {
+    let mut watch = Watch::new(
+        name,
+        Tracked {
+            deployment_id: id.to_string(),
+            task_definition: target.to_string(),
+            previous_task_definition: current.to_string(),
+        },
+        None,
+        &service.events,
+        false,
+    );
+    watch.code_deploy = Some(Following::new(
+        id,
+        &ctx.config.target.cluster,
+        name,
+        &ctx.config.target.region,
+    ));
+    watch
+}
+
+/// The task definitions of the group's newest succeeded deployments (at most 10), newest first.
+async fn succeeded_revisions(
+    cd: &CodeDeploy,
+    group: &crate::codedeploy::Group,
+) -> Result<Vec<String>, AwsError> {
+    let ids = cd
+        .succeeded_deployments(&group.application_name, &group.deployment_group_name)
+        .await?;
+    let mut deployed = Vec::new();
+    for id in ids.iter().take(10) {
+        let info = cd.deployment(id).await?;
+        deployed.extend(
+            info.revision
+                .as_ref()
+                .and_then(rules::appspec_task_definition),
+        );
+    }
+    Ok(deployed)
 }
 
 /// `ROLLBACK_ON_FAILURE` for a service deployment still in flight: StopServiceDeployment with

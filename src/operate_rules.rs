@@ -226,3 +226,23 @@ pub fn digest_warnings(checked: &[(String, String)], running: &ServiceRevision) 
     }
     warnings
 }
+
+/// The task definition a CodeDeploy deployment's AppSpec (JSON `appSpecContent`, as the pipe
+/// writes it) deploys; `None` for an AppSpec that is not JSON or names none.
+pub fn appspec_task_definition(revision: &Value) -> Option<String> {
+    let content = revision.pointer("/appSpecContent/content")?.as_str()?;
+    let spec: Value = serde_json::from_str(content).ok()?;
+    spec.get("Resources")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_object)
+        .flat_map(|r| r.values())
+        .find_map(|r| r.pointer("/Properties/TaskDefinition")?.as_str())
+        .map(str::to_string)
+}
+
+/// The revision a CODE_DEPLOY service ran before `current`: the newest succeeded deployment's
+/// task definition that is not `current` (`deployed` newest first).
+pub fn previous_of(current: &str, deployed: &[String]) -> Option<String> {
+    deployed.iter().find(|td| *td != current).cloned()
+}

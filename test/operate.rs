@@ -661,3 +661,33 @@ fn continue_with_wait_until_paused_stops_at_the_next_pause_not_the_one_it_contin
     );
     assert_eq!(count(&fake, "ContinueServiceDeployment"), 1);
 }
+
+#[test]
+fn rollback_of_a_code_deploy_service_with_nothing_in_progress_deploys_the_previous_revision() {
+    let mut script = codedeploy_fake::Script::new(codedeploy_fake::full_lifecycle());
+    script.previous_deployment = true;
+    let fake = CodeDeployFake::start(script);
+    deploy_web(&fake).run().assert_success();
+    let out = action(&fake.endpoint(), "rollback").run();
+    out.assert_success();
+    assert_eq!(
+        last_line(&out),
+        "✔ rolled back web to web:41",
+        "{}",
+        out.describe()
+    );
+    out.assert_contains("▶ Rolling back web to web:41 through CodeDeploy (nothing is in progress; it ran that before web:42)");
+    assert_eq!(fake.stopped(), None, "nothing was in progress to stop");
+    let created = fake.created();
+    assert_eq!(created.len(), 2, "the deploy, then the rollback");
+    let content: Value = serde_json::from_str(
+        created[1]["revision"]["appSpecContent"]["content"]
+            .as_str()
+            .unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    assert_eq!(
+        content["Resources"][0]["TargetService"]["Properties"]["TaskDefinition"],
+        json!(OLD_TD)
+    );
+}

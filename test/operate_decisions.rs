@@ -3,8 +3,8 @@
 
 use ecs_oidc_deploy::config::change::is_registered_revision;
 use ecs_oidc_deploy::operate_rules::{
-    Owner, RollbackState, describes_commit, digest_warnings, doing, in_flight, owner, pause_of,
-    pause_words, previous_revision, rollback_state,
+    Owner, RollbackState, appspec_task_definition, describes_commit, digest_warnings, doing,
+    in_flight, owner, pause_of, pause_words, previous_of, previous_revision, rollback_state,
 };
 use ecs_oidc_deploy::rollout::{ServiceDeployment, ServiceRevision};
 use serde_json::json;
@@ -146,4 +146,29 @@ fn a_code_deploy_description_names_the_commit_by_its_first_twelve_characters() {
     ));
     assert!(!describes_commit(description, None));
     assert!(!describes_commit("deployed by hand", Some("3f7c2a91d04b")));
+}
+
+#[test]
+fn a_code_deploy_rollback_goes_to_the_newest_other_revision_its_appspecs_name() {
+    let revision = |td: &str| {
+        let spec = json!({"version": 0.0, "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": {"TaskDefinition": td}}}]});
+        json!({"revisionType": "AppSpecContent", "appSpecContent": {"content": spec.to_string()}})
+    };
+    assert_eq!(
+        appspec_task_definition(&revision("web:41")).as_deref(),
+        Some("web:41")
+    );
+    assert_eq!(
+        appspec_task_definition(
+            &json!({"appSpecContent": {"content": "version: 0.0\nResources: []"}})
+        ),
+        None
+    );
+    let deployed = vec![
+        "web:42".to_string(),
+        "web:42".to_string(),
+        "web:40".to_string(),
+    ];
+    assert_eq!(previous_of("web:42", &deployed).as_deref(), Some("web:40"));
+    assert_eq!(previous_of("web:42", &deployed[..2]), None);
 }

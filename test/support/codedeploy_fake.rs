@@ -160,7 +160,13 @@ pub struct Script {
     pub deny_create: bool,
     /// Frames played after ContinueDeployment (READY_WAIT), one per GetDeployment.
     pub after_continue: Vec<Frame>,
+    /// The group also has an older succeeded deployment, [`PREVIOUS_ID`] of `web:41`, which
+    /// ListDeployments of Succeeded lists after the pipe's own (once that has succeeded).
+    pub previous_deployment: bool,
 }
+
+/// The older succeeded deployment of [`Script::previous_deployment`].
+pub const PREVIOUS_ID: &str = "d-PREVIOUS1";
 
 /// `web`: a Fargate service with a capacity provider strategy behind a load balancer,
 /// deployed by CodeDeploy.
@@ -250,6 +256,7 @@ impl Script {
             extra_task_set: None,
             deny_create: false,
             after_continue: Vec::new(),
+            previous_deployment: false,
         }
     }
 }
@@ -698,6 +705,21 @@ fn codedeploy(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
             }
             Resp::json(200, json!({"deploymentId": DEPLOYMENT_ID}))
         }
+        Some("GetDeployment") if body["deploymentId"] == PREVIOUS_ID => {
+            let spec = json!({"version": 0.0, "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": {"TaskDefinition": OLD_TD}}}]});
+            Resp::json(
+                200,
+                json!({"deploymentInfo": {
+                    "applicationName": "AppECS-prod-web",
+                    "deploymentGroupName": "DgpECS-prod-web",
+                    "deploymentId": PREVIOUS_ID,
+                    "status": "Succeeded",
+                    "computePlatform": "ECS",
+                    "revision": {"revisionType": "AppSpecContent", "appSpecContent": {"content": spec.to_string()}},
+                    "createTime": SHIFTED_AT - 86_400.0
+                }}),
+            )
+        }
         Some("GetDeployment") => {
             let mut s = lock(state);
             let Some(created) = s.created.first().cloned() else {
@@ -791,6 +813,20 @@ fn codedeploy(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
                 200,
                 json!({"status": "Pending", "statusMessage": "Stop request pending"}),
             )
+        }
+        Some("ListDeployments")
+            if script.previous_deployment
+                && body["includeOnlyStatuses"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|v| v == "Succeeded")) =>
+        {
+            let s = lock(state);
+            let mut ids = Vec::new();
+            if !s.created.is_empty() && current(script, &s).status == "Succeeded" {
+                ids.push(DEPLOYMENT_ID);
+            }
+            ids.push(PREVIOUS_ID);
+            Resp::json(200, json!({"deployments": ids, "nextToken": ""}))
         }
         Some("ListDeployments") => {
             let s = lock(state);
