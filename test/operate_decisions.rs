@@ -172,3 +172,122 @@ fn a_code_deploy_rollback_goes_to_the_newest_other_revision_its_appspecs_name() 
     assert_eq!(previous_of("web:42", &deployed).as_deref(), Some("web:40"));
     assert_eq!(previous_of("web:42", &deployed[..2]), None);
 }
+
+fn policy_actions(extra: &[(&str, &str)]) -> Vec<String> {
+    let mut vars: Vec<(String, String)> = [
+        ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ("AWS_OIDC_ROLE_ARN", "arn:aws:iam::210987654321:role/deploy"),
+        ("PRINT_IAM_POLICY", "true"),
+        ("CLUSTER_NAME", "prod"),
+        ("SERVICE_NAME", "api"),
+        ("BITBUCKET_REPO_UUID", "{9a0e}"),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+    .collect();
+    vars.push(("BITBUCKET_WORKSPACE".into(), "acme".into()));
+    let config = ecs_oidc_deploy::Config::from_vars(vars).expect("valid variables");
+    let policy = ecs_oidc_deploy::policy::build(&config, None, None);
+    let statements = policy.permissions["Statement"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let operate = statements
+        .iter()
+        .find(|s| s["Sid"] == "OperateTheDeployment")
+        .cloned()
+        .unwrap_or_default();
+    match &operate["Action"] {
+        serde_json::Value::String(one) => vec![one.clone()],
+        serde_json::Value::Array(many) => many
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn the_printed_policy_adds_what_each_action_needs() {
+    assert_eq!(
+        policy_actions(&[("IMAGE", "nginx:1.28")]),
+        vec!["ecs:DescribeServiceRevisions"]
+    );
+    assert_eq!(
+        policy_actions(&[("IMAGE", "nginx:1.28"), ("ROLLBACK_ON_FAILURE", "true")]),
+        vec!["ecs:DescribeServiceRevisions", "ecs:StopServiceDeployment"]
+    );
+    assert_eq!(
+        policy_actions(&[("ACTION", "continue")]),
+        vec![
+            "ecs:ListServiceDeployments",
+            "ecs:DescribeServiceRevisions",
+            "ecs:ContinueServiceDeployment"
+        ]
+    );
+    assert_eq!(
+        policy_actions(&[("ACTION", "rollback")]),
+        vec![
+            "ecs:ListServiceDeployments",
+            "ecs:DescribeServiceRevisions",
+            "ecs:ContinueServiceDeployment",
+            "ecs:StopServiceDeployment"
+        ]
+    );
+}
+
+#[test]
+fn action_and_wait_until_are_checked_with_the_other_variables() {
+    let problems = |extra: &[(&str, &str)]| -> String {
+        let vars: Vec<(String, String)> = [
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+            ("AWS_OIDC_ROLE_ARN", "arn:aws:iam::210987654321:role/deploy"),
+            ("PRINT_IAM_POLICY", "true"),
+            ("CLUSTER_NAME", "prod"),
+            ("SERVICE_NAME", "api"),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect();
+        match ecs_oidc_deploy::Config::from_vars(vars) {
+            Ok(_) => String::new(),
+            Err(e) => e.details().join("\n"),
+        }
+    };
+    assert!(
+        problems(&[("ACTION", "approve")])
+            .contains("ACTION must be deploy, continue or rollback, got \"approve\"")
+    );
+    assert!(
+        problems(&[("ACTION", "continue"), ("WAIT_UNTIL", "soon")])
+            .contains("WAIT_UNTIL must be completed or paused")
+    );
+    assert!(
+        problems(&[("ACTION", "rollback"), ("WAIT_UNTIL", "paused")])
+            .contains("ACTION: rollback has no pause to stop at")
+    );
+    assert!(
+        problems(&[
+            ("ACTION", "rollback"),
+            ("DRY_RUN", "true"),
+            ("DESIRED_COUNT", "2")
+        ])
+        .contains("but DESIRED_COUNT, DRY_RUN are set")
+    );
+    assert_eq!(problems(&[("ACTION", "continue")]), "", "no IMAGE needed");
+    assert!(
+        problems(&[]).contains("IMAGE is required"),
+        "a deploy still needs a change"
+    );
+    assert!(
+        problems(&[
+            ("TASK_DEFINITION", "web:42"),
+            ("PRE_DEPLOY_COMMAND", "migrate")
+        ])
+        .contains(
+            "PRE_DEPLOY_COMMAND cannot run with TASK_DEFINITION naming a registered revision"
+        )
+    );
+}
