@@ -650,8 +650,10 @@ async fn rollback_service(
 /// Follows a service deployment being rolled back until ECS says how it ended, then reads
 /// what the service runs: `web to web:41`, or the error of a failed rollback.
 async fn follow_rollback(ctx: &Ctx<'_>, name: &str, arn: &str) -> Result<String, Error> {
-    let deadline = Instant::now() + ctx.config.wait.timeout;
+    let started = Instant::now();
+    let deadline = started + ctx.config.wait.timeout;
     let mut last_line = String::new();
+    let mut last_said = started;
     let state = loop {
         let sd = ctx.ecs.describe_service_deployment(arn).await;
         let sd = match sd {
@@ -671,6 +673,13 @@ async fn follow_rollback(ctx: &Ctx<'_>, name: &str, arn: &str) -> Result<String,
             if line != last_line {
                 ctx.report.detail(&format!("service deployment {line}"));
                 last_line = line;
+                last_said = Instant::now();
+            } else if last_said.elapsed() >= ctx.config.wait.heartbeat {
+                ctx.report.detail(&format!(
+                    "… still rolling back ({}): {last_line}",
+                    follow::human(started.elapsed())
+                ));
+                last_said = Instant::now();
             }
             let state = rules::rollback_state(&sd);
             if state != RollbackState::Going {
@@ -678,18 +687,20 @@ async fn follow_rollback(ctx: &Ctx<'_>, name: &str, arn: &str) -> Result<String,
             }
         }
         if Instant::now() >= deadline {
-            break RollbackState::Failed(format!(
-                "still rolling back at WAIT_TIMEOUT ({last_line})"
-            ));
+            break RollbackState::Going;
         }
         tokio::time::sleep(ctx.config.wait.interval).await;
     };
     match state {
         RollbackState::Done => now_runs(ctx, name).await,
         RollbackState::Going => Err(Error::Rollout {
-            verdict: format!("the rollback of {} has no verdict", short(name)),
-            details: Vec::new(),
-            hints: Vec::new(),
+            verdict: format!(
+                "the rollback of {} was still running at WAIT_TIMEOUT ({}); ECS goes on rolling back",
+                short(name),
+                if last_line.is_empty() { "not described yet" } else { last_line.as_str() }
+            ),
+            details: vec![format!("service deployment {arn}")],
+            hints: vec!["raise WAIT_TIMEOUT, or look at the service's Deployments tab in the ECS console".into()],
         }),
         RollbackState::Failed(reason) => Err(Error::Rollout {
             verdict: format!(

@@ -691,3 +691,20 @@ fn rollback_of_a_code_deploy_service_with_nothing_in_progress_deploys_the_previo
         json!(OLD_TD)
     );
 }
+
+#[test]
+fn a_rollback_still_running_at_the_timeout_says_so() {
+    let mut script = blue_green(vec![sd("IN_PROGRESS", "SCALE_UP", None)]);
+    script.after_rollback = vec![sd("ROLLBACK_IN_PROGRESS", "SCALE_UP", None)];
+    let fake = EcsFake::start(script);
+    let out = action(&fake.endpoint(), "rollback")
+        .env("WAIT_TIMEOUT", "1")
+        .run();
+    out.assert_code(1);
+    assert_eq!(
+        last_line(&out),
+        "✖ the rollback of web was still running at WAIT_TIMEOUT (ROLLBACK_IN_PROGRESS SCALE_UP: 3/3 running, 0 pending); ECS goes on rolling back",
+        "{}",
+        out.describe()
+    );
+}
