@@ -287,6 +287,17 @@ pub enum Error {
     #[error("{} need{} fixing; nothing was changed in AWS", count(.0.len(), "pipe variable"), if .0.len() == 1 { "s" } else { "" })]
     Config(Vec<Problem>),
 
+    /// `ACTION: continue` or `rollback` found nothing to act on, or refused to act.
+    #[error("{verdict}; nothing was changed in AWS")]
+    Operate {
+        /// What was found, and why nothing was done.
+        verdict: String,
+        /// What each service is doing.
+        details: Vec<String>,
+        /// What to do about it.
+        hints: Vec<String>,
+    },
+
     /// STS would not exchange the OIDC token for credentials.
     #[error("could not assume role {role_arn} with the step's OIDC token ({}); nothing was changed in AWS", .err.code_or_kind())]
     AssumeRole {
@@ -580,6 +591,7 @@ impl Error {
             | Self::Rollouts { details, .. }
             | Self::PreDeploy { details, .. }
             | Self::ScheduledTasks { details, .. }
+            | Self::Operate { details, .. }
             | Self::CodeDeploy { details, .. } => details.clone(),
             Self::AssumeRole { err, details, .. } => details
                 .iter()
@@ -656,6 +668,7 @@ impl Error {
             | Self::Rollouts { hints, .. }
             | Self::PreDeploy { hints, .. }
             | Self::ScheduledTasks { hints, .. }
+            | Self::Operate { hints, .. }
             | Self::CodeDeploy { hints, .. } => hints.clone(),
             Self::Interrupted { .. } => vec!["look at the service's Deployments tab in the ECS console for the outcome".into()],
         }

@@ -279,7 +279,7 @@ pub const TASK_DEFINITION: Var = Var::new(
     "TASK_DEFINITION",
     Text,
     "-",
-    "task definition JSON file (relative to the clone) used instead of the service's current revision",
+    "task definition JSON file (relative to the clone) used instead of the service's current revision, or a registered revision (family:revision or its ARN) to promote",
 );
 pub const TASK_DEFINITION_TEMPLATE: Var = Var::new(
     "TASK_DEFINITION_TEMPLATE",
@@ -354,6 +354,20 @@ pub const EXECUTION_ROLE_ARN: Var = Var::new(
     Text,
     "unchanged",
     "execution role of the new revision: a role ARN or a role name",
+);
+
+// What the step does.
+pub const ACTION: Var = Var::new(
+    "ACTION",
+    Choice(&["deploy", "continue", "rollback"]),
+    "deploy",
+    "deploy; continue: resume this commit's deployment paused for approval (a PAUSE hook or CodeDeploy Ready); rollback: put each service back on its previous revision",
+);
+pub const WAIT_UNTIL: Var = Var::new(
+    "WAIT_UNTIL",
+    Choice(&["completed", "paused"]),
+    "completed",
+    "completed: follow the deployment to its verdict; paused: also end the step (exit 0) when it waits for a person at a PAUSE hook or CodeDeploy Ready",
 );
 
 // Waiting and rolling back.
@@ -487,9 +501,11 @@ pub const ALL: &[Var] = &[
     VERIFY_IMAGE,
     FORCE_NEW_DEPLOYMENT,
     DESIRED_COUNT,
+    ACTION,
     WAIT,
     WAIT_TIMEOUT,
     WAIT_INTERVAL,
+    WAIT_UNTIL,
     ROLLBACK_ON_FAILURE,
     LOG_LINES,
     CONTAINER_IMAGES,

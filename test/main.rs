@@ -16,6 +16,8 @@ mod layers;
 mod logs;
 mod lost_answers;
 mod native_rollout;
+mod operate;
+mod operate_decisions;
 mod overrides;
 mod per_env;
 mod permissions;

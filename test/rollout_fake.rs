@@ -481,6 +481,13 @@ fn blue_green_follows_the_stages_and_points_at_a_paused_hook() {
         out.describe()
     );
     out.assert_contains(&format!("aws ecs continue-service-deployment --service-deployment-arn {SD_ARN} --hook-id approve-prod --action CONTINUE"));
+    assert!(
+        !fake
+            .operations()
+            .iter()
+            .any(|o| o == "ContinueServiceDeployment"),
+        "the pipe never continues on its own"
+    );
     assert_snapshot("rollout_blue_green", &out.stderr);
 }
 

@@ -294,6 +294,19 @@ impl CodeDeploy {
             .map_err(|e| AwsError::from_sdk("codedeploy:StopDeployment", &e))
     }
 
+    /// ContinueDeployment with `READY_WAIT`: reroutes production traffic of a deployment
+    /// that is `Ready`.
+    pub async fn continue_ready(&self, id: &str) -> Result<(), AwsError> {
+        self.client
+            .continue_deployment()
+            .deployment_id(id)
+            .deployment_wait_type(aws_sdk_codedeploy::types::DeploymentWaitType::ReadyWait)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("codedeploy:ContinueDeployment", &e))
+    }
+
     /// The group's deployments that have not finished ([`IN_PROGRESS_STATUSES`]), newest
     /// first as CodeDeploy lists them.
     pub async fn unfinished_deployments(
@@ -301,7 +314,28 @@ impl CodeDeploy {
         application: &str,
         group: &str,
     ) -> Result<Vec<String>, AwsError> {
-        let statuses: Vec<DeploymentStatus> = IN_PROGRESS_STATUSES
+        self.deployments_in(application, group, IN_PROGRESS_STATUSES)
+            .await
+    }
+
+    /// The group's deployments that succeeded, newest first as CodeDeploy lists them.
+    pub async fn succeeded_deployments(
+        &self,
+        application: &str,
+        group: &str,
+    ) -> Result<Vec<String>, AwsError> {
+        self.deployments_in(application, group, &["Succeeded"])
+            .await
+    }
+
+    /// ListDeployments of the group, only those in one of `statuses`.
+    async fn deployments_in(
+        &self,
+        application: &str,
+        group: &str,
+        statuses: &[&str],
+    ) -> Result<Vec<String>, AwsError> {
+        let statuses: Vec<DeploymentStatus> = statuses
             .iter()
             .map(|s| DeploymentStatus::from(*s))
             .collect();

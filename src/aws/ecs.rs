@@ -6,13 +6,16 @@
 
 use std::collections::HashSet;
 
-use aws_sdk_ecs::types::{ContainerDefinition, DesiredStatus, TaskDefinitionField};
+use aws_sdk_ecs::types::{
+    ContainerDefinition, DeploymentLifecycleHookAction, DesiredStatus, ServiceDeploymentStatus,
+    StopServiceDeploymentStopType, TaskDefinitionField,
+};
 use aws_smithy_types::body::SdkBody;
 use serde_json::Value;
 
 use crate::aws::{RawBody, WriteAttempts};
 use crate::error::AwsError;
-use crate::model::service::{Service, ServiceDeployment};
+use crate::model::service::{Service, ServiceDeployment, ServiceRevision};
 
 /// A stopped task, reduced to what explains the stop.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -154,6 +157,110 @@ impl Ecs {
                 .map_err(|e| malformed("ecs:DescribeServiceDeployments", &e)),
             None => Ok(None),
         }
+    }
+
+    /// ListServiceDeployments of a service, newest first as ECS lists them: the ARNs of those
+    /// in one of `statuses` (all when empty).
+    pub async fn list_service_deployments(
+        &self,
+        cluster: &str,
+        service: &str,
+        statuses: &[&str],
+    ) -> Result<Vec<String>, AwsError> {
+        let raw = RawBody::default();
+        self.client
+            .list_service_deployments()
+            .cluster(cluster)
+            .service(service)
+            .set_status((!statuses.is_empty()).then(|| {
+                statuses
+                    .iter()
+                    .map(|s| ServiceDeploymentStatus::from(*s))
+                    .collect()
+            }))
+            .customize()
+            .interceptor(raw.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ecs:ListServiceDeployments", &e))?;
+        let body = raw.json().unwrap_or(Value::Null);
+        Ok(body
+            .get("serviceDeployments")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .filter_map(|d| d.get("serviceDeploymentArn").and_then(Value::as_str))
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// DescribeServiceRevisions for one service revision: its task definition and the image
+    /// digests ECS resolved; `None` when ECS does not know it.
+    pub async fn describe_service_revision(
+        &self,
+        arn: &str,
+    ) -> Result<Option<ServiceRevision>, AwsError> {
+        let raw = RawBody::default();
+        self.client
+            .describe_service_revisions()
+            .service_revision_arns(arn)
+            .customize()
+            .interceptor(raw.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ecs:DescribeServiceRevisions", &e))?;
+        let first = raw.json().and_then(|b| {
+            b.get("serviceRevisions")
+                .and_then(Value::as_array)
+                .and_then(|a| a.first().cloned())
+        });
+        match first {
+            Some(rev) => serde_json::from_value(rev)
+                .map(Some)
+                .map_err(|e| malformed("ecs:DescribeServiceRevisions", &e)),
+            None => Ok(None),
+        }
+    }
+
+    /// ContinueServiceDeployment: resumes the PAUSE hook `hook_id` with `action` (`CONTINUE`
+    /// or `ROLLBACK`).
+    pub async fn continue_service_deployment(
+        &self,
+        arn: &str,
+        hook_id: &str,
+        action: &str,
+    ) -> Result<(), AwsError> {
+        let attempts = WriteAttempts::default();
+        self.client
+            .continue_service_deployment()
+            .service_deployment_arn(arn)
+            .hook_id(hook_id)
+            .action(DeploymentLifecycleHookAction::from(action))
+            .customize()
+            .interceptor(attempts.clone())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_write("ecs:ContinueServiceDeployment", &e, &attempts))
+    }
+
+    /// StopServiceDeployment with `stop_type` (`ROLLBACK` or `ABORT`).
+    pub async fn stop_service_deployment(
+        &self,
+        arn: &str,
+        stop_type: &str,
+    ) -> Result<(), AwsError> {
+        let attempts = WriteAttempts::default();
+        self.client
+            .stop_service_deployment()
+            .service_deployment_arn(arn)
+            .stop_type(StopServiceDeploymentStopType::from(stop_type))
+            .customize()
+            .interceptor(attempts.clone())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_write("ecs:StopServiceDeployment", &e, &attempts))
     }
 
     /// DescribeTaskDefinition with its tags, as raw JSON: `{"taskDefinition": {…}, "tags": […]}`.

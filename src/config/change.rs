@@ -47,8 +47,11 @@ pub struct Change {
     pub container: Option<String>,
     /// `CONTAINER_IMAGES`: (container, image) pairs, for several containers in one deploy.
     pub container_images: Vec<(String, ImageRef)>,
-    /// `TASK_DEFINITION`.
+    /// `TASK_DEFINITION`, when it names a file.
     pub task_definition_file: Option<TaskDefinitionFile>,
+    /// `TASK_DEFINITION`, when it names a registered revision (`family:revision` or its ARN):
+    /// deployed as it is, or the source of the new revision when something changes.
+    pub promote: Option<String>,
     /// `VERIFY_IMAGE`.
     pub verify_image: bool,
     /// `FORCE_NEW_DEPLOYMENT`.
@@ -63,8 +66,14 @@ pub struct Change {
 }
 
 /// Reads the change section. The container images are given when the list has items, even bad
-/// ones, so that a bad list is not also reported as a missing `IMAGE`.
-pub fn read(raw: &Raw, problems: &mut Vec<Problem>, warnings: &mut Vec<String>) -> Change {
+/// ones, so that a bad list is not also reported as a missing `IMAGE`. `deploying` is false
+/// for `ACTION: continue` and `rollback`, which need no change.
+pub fn read(
+    raw: &Raw,
+    deploying: bool,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<String>,
+) -> Change {
     let force_new_deployment = raw.boolean(&vars::FORCE_NEW_DEPLOYMENT, problems);
     let image = image(raw, problems);
     let image_given = image.is_some() || problems.iter().any(|p| p.variable == vars::IMAGE.name);
@@ -86,12 +95,17 @@ pub fn read(raw: &Raw, problems: &mut Vec<Problem>, warnings: &mut Vec<String>) 
     // A file given but unusable is reported on its own, not also as a missing IMAGE.
     let file_path = raw.text(&vars::TASK_DEFINITION);
     let file_given = file_path.is_some();
+    let (promote, file_path): (Option<String>, Option<String>) = match file_path {
+        Some(v) if is_registered_revision(&v) => (Some(v), None),
+        other => (None, other),
+    };
     let templated = templated(raw, file_given, problems);
     let task_definition_file = file_path.and_then(|path| {
         let file = read_task_definition_file(&path, clone_dir.as_deref(), problems)?;
         fill_placeholders(file, templated, raw, problems, warnings)
     });
-    if !image_given
+    if deploying
+        && !image_given
         && !file_given
         && !force_new_deployment
         && !container_images_given
@@ -107,12 +121,36 @@ pub fn read(raw: &Raw, problems: &mut Vec<Problem>, warnings: &mut Vec<String>) 
         container,
         container_images,
         task_definition_file,
+        promote,
         verify_image: raw.boolean(&vars::VERIFY_IMAGE, problems),
         force_new_deployment,
         desired_count: desired_count(raw, problems),
         tags: tags(raw, problems),
         overrides,
     }
+}
+
+/// True for a registered revision: `family:revision` (letters, digits, `-` and `_`, then a
+/// number) or a task definition ARN ending in `family:revision`. A path to a JSON file never
+/// looks like either.
+pub fn is_registered_revision(value: &str) -> bool {
+    let name = match value.strip_prefix("arn:") {
+        Some(rest) => match rest.split_once(":task-definition/") {
+            Some((head, name)) if head.contains(":ecs:") => name,
+            _ => return false,
+        },
+        None => value,
+    };
+    let Some((family, revision)) = name.rsplit_once(':') else {
+        return false;
+    };
+    !family.is_empty()
+        && family.len() <= 255
+        && family
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !revision.is_empty()
+        && revision.chars().all(|c| c.is_ascii_digit())
 }
 
 /// The variables of [`Overrides`].

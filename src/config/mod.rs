@@ -14,6 +14,7 @@ pub mod change;
 pub mod code_deploy;
 pub mod credentials;
 pub mod iam_policy;
+pub mod operate;
 pub mod pre_deploy;
 pub mod raw;
 pub mod settings;
@@ -31,6 +32,7 @@ pub use credentials::{
     Auth, Credentials, DEFAULT_ROLE_DURATION_SECONDS, Endpoints, is_valid_role_arn, session_name,
 };
 pub use iam_policy::{IamPolicy, TrustScope};
+pub use operate::{Action, Operate, WaitUntil};
 pub use pre_deploy::{PreDeploy, parse_command};
 pub use raw::Raw;
 pub use target::{Target, is_valid_region};
@@ -47,6 +49,8 @@ pub struct Config {
     pub change: Change,
     /// Following the rollout.
     pub wait: Wait,
+    /// `ACTION` and `WAIT_UNTIL`: deploy, continue a paused deployment or roll back.
+    pub operate: Operate,
     /// `PRE_DEPLOY_COMMAND` (with its container and timeout): a one-off task run with the new
     /// revision before any service is updated.
     pub pre_deploy: Option<PreDeploy>,
@@ -83,7 +87,13 @@ impl Config {
         let region = target::region(&raw, &mut problems);
         let credentials = credentials::read(&raw, &context, print, &mut problems, &mut warnings);
         let target = target::read(&raw, region, &mut problems);
-        let change = change::read(&raw, &mut problems, &mut warnings);
+        let operate = operate::read(&raw, &mut problems);
+        let change = change::read(
+            &raw,
+            operate.action == Action::Deploy,
+            &mut problems,
+            &mut warnings,
+        );
         let wait = wait::read(&raw, &mut problems);
         let after = after::read(&raw, wait.enabled, &mut problems);
         let iam_policy = iam_policy::read(&raw, print, &context, &mut problems, &mut warnings);
@@ -92,6 +102,17 @@ impl Config {
         let debug = raw.boolean(&vars::DEBUG, &mut problems);
         let dry_run = raw.boolean(&vars::DRY_RUN, &mut problems);
         let color = raw.untrimmed(&vars::NO_COLOR).is_none_or(str::is_empty);
+        if change.promote.is_some()
+            && pre_deploy.is_some()
+            && change.image.is_none()
+            && change.container_images.is_empty()
+            && change.overrides.is_empty()
+        {
+            problems.push(Problem::new(
+                vars::PRE_DEPLOY_COMMAND.name,
+                "cannot run with TASK_DEFINITION naming a registered revision that is deployed as it is; run the command in an earlier step, or set IMAGE to make a new revision from it",
+            ));
+        }
         if !problems.is_empty() {
             return Err(Error::Config(problems));
         }
@@ -106,6 +127,7 @@ impl Config {
             target,
             change,
             wait,
+            operate,
             pre_deploy,
             code_deploy,
             after,

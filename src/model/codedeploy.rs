@@ -21,6 +21,9 @@ pub struct DeploymentInfo {
     pub blue_green_deployment_configuration: Option<BlueGreenConfiguration>,
     #[serde(default)]
     pub description: Option<String>,
+    /// `revision` as CodeDeploy returned it (the AppSpec content for ECS).
+    #[serde(default)]
+    pub revision: Option<serde_json::Value>,
 }
 
 /// `errorInformation`.

@@ -37,6 +37,9 @@ pub struct Service {
     /// ARN of the service deployment ECS is running or last ran.
     #[serde(default)]
     pub current_service_deployment: Option<String>,
+    /// The service revisions that run now (`arn` and task counts).
+    #[serde(default)]
+    pub current_service_revisions: Vec<RevisionSummary>,
     /// Where the service's tasks run; a pre-deploy task runs in the same place. Kept as
     /// JSON so that RunTask gets exactly what the service has.
     #[serde(default)]
@@ -125,13 +128,16 @@ pub struct ServiceDeployment {
     pub lifecycle_stage: Option<String>,
     #[serde(default)]
     pub target_service_revision: Option<RevisionSummary>,
+    /// The revisions the service ran when the deployment started.
+    #[serde(default)]
+    pub source_service_revisions: Vec<RevisionSummary>,
+    /// Epoch seconds; 0 when ECS did not say.
+    #[serde(default)]
+    pub created_at: f64,
     #[serde(default)]
     pub rollback: Option<Rollback>,
     #[serde(default)]
     pub lifecycle_hook_details: Vec<HookDetail>,
-    /// The revisions the service ran before (`sourceServiceRevisions[]`).
-    #[serde(default)]
-    pub source_service_revisions: Vec<RevisionSummary>,
     /// `deploymentCircuitBreaker`: whether the breaker tripped, and how close it came.
     #[serde(default)]
     pub deployment_circuit_breaker: Option<ServiceDeploymentCircuitBreaker>,
@@ -181,6 +187,33 @@ pub struct RevisionSummary {
     pub running_task_count: i64,
     #[serde(default)]
     pub pending_task_count: i64,
+}
+
+/// A DescribeServiceRevisions `serviceRevisions[]` entry: the task definition a service
+/// revision runs and the image digests ECS resolved for it.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct ServiceRevision {
+    #[serde(default)]
+    pub service_revision_arn: String,
+    #[serde(default)]
+    pub task_definition: String,
+    #[serde(default)]
+    pub container_images: Vec<ContainerImage>,
+}
+
+/// `containerImages[]` of a service revision.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct ContainerImage {
+    #[serde(default)]
+    pub container_name: String,
+    #[serde(default)]
+    pub image: String,
+    #[serde(default)]
+    pub image_digest: Option<String>,
 }
 
 /// `rollback` of a service deployment.

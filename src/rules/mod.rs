@@ -6,6 +6,7 @@
 pub mod appspec;
 pub mod cleanup;
 pub mod codedeploy_verdict;
+pub mod operate;
 pub mod overrides;
 pub mod plan;
 pub mod policy;

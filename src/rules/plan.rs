@@ -66,6 +66,9 @@ pub struct ServicePlan {
     /// True when CodeDeploy deploys the service (`deploymentController` `CODE_DEPLOY`): it
     /// moves through a CodeDeploy deployment, never an UpdateService with a task definition.
     pub code_deploy: bool,
+    /// A registered revision (`TASK_DEFINITION: family:revision`, resolved to its ARN) that it
+    /// moves to as it is, with no new registration.
+    pub promoted: Option<String>,
 }
 
 /// Everything a deploy will change.
@@ -132,12 +135,14 @@ pub fn build(
         pre_deploy: None,
     };
     let mut index: HashMap<Source, usize> = HashMap::new();
+    let promoted = promoted_arn(config, sources);
     for (name, service) in config.target.services.iter().zip(services) {
         let current = service.primary_revision().to_string();
         let revision = if new_revisions {
-            let source = match &config.change.task_definition_file {
-                Some(file) => Source::File(file.display.clone()),
-                None => Source::Revision(current.clone()),
+            let source = match (&config.change.task_definition_file, &promoted) {
+                (Some(file), _) => Source::File(file.display.clone()),
+                (None, Some(arn)) => Source::Revision(arn.clone()),
+                (None, None) => Source::Revision(current.clone()),
             };
             let i = match index.get(&source) {
                 Some(&i) => i,
@@ -165,6 +170,11 @@ pub fn build(
             desired_count: service.desired_count,
             revision,
             code_deploy: service.uses_code_deploy(),
+            promoted: if new_revisions {
+                None
+            } else {
+                promoted.clone()
+            },
         });
     }
     if changes_image {
@@ -188,6 +198,19 @@ pub fn build(
         plan.pre_deploy = Some(pre_deploy_plan(config, pre, &plan, first, sources)?);
     }
     Ok(plan)
+}
+
+/// The ARN of the registered revision `TASK_DEFINITION` names, from its DescribeTaskDefinition
+/// answer among `sources` (read under the name given).
+pub fn promoted_arn(config: &Config, sources: &HashMap<String, Value>) -> Option<String> {
+    let wanted = config.change.promote.as_ref()?;
+    let answer = sources.get(wanted)?;
+    Some(
+        answer
+            .pointer("/taskDefinition/taskDefinitionArn")
+            .and_then(Value::as_str)
+            .map_or_else(|| wanted.clone(), str::to_string),
+    )
 }
 
 /// Chooses the pre-deploy container (`PRE_DEPLOY_CONTAINER`, else `CONTAINER_NAME`, else the

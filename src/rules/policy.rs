@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::config::{Auth, Config, TrustScope};
+use crate::config::{Action, Auth, Config, TrustScope};
 use crate::model::claims::Claims;
 use crate::rules::overrides;
 use crate::rules::task_def::TaskDefinition;
@@ -48,6 +48,7 @@ pub fn build(
         register_task_definitions,
         tag_new_revisions,
         follow_the_deployment,
+        operate_the_deployment,
         explain_stopped_tasks,
         run_the_pre_deploy_command,
         tag_the_service,
@@ -242,6 +243,42 @@ fn follow_the_deployment(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> {
         "Effect": "Allow",
         "Action": "ecs:DescribeServiceDeployments",
         "Resource": one_or_many(deployments),
+    })]
+}
+
+/// `ACTION: continue` and `rollback` find, continue and stop service deployments and read
+/// service revisions; a deploy stops one with `ROLLBACK_ON_FAILURE` and reads the running
+/// revision's digests.
+fn operate_the_deployment(scope: &Scope, _: &mut Vec<String>) -> Vec<Value> {
+    let config = scope.config;
+    let mut actions: Vec<&str> = match config.operate.action {
+        Action::Deploy => vec!["ecs:DescribeServiceRevisions"],
+        Action::Continue => vec![
+            "ecs:ListServiceDeployments",
+            "ecs:DescribeServiceRevisions",
+            "ecs:ContinueServiceDeployment",
+        ],
+        Action::Rollback => vec![
+            "ecs:ListServiceDeployments",
+            "ecs:DescribeServiceRevisions",
+            "ecs:ContinueServiceDeployment",
+            "ecs:StopServiceDeployment",
+        ],
+    };
+    if config.operate.action == Action::Deploy && config.wait.rollback_on_failure {
+        actions.push("ecs:StopServiceDeployment");
+    }
+    let mut resources = Vec::new();
+    for s in &scope.services {
+        resources.push(scope.ecs_arn(&format!("service/{}/{s}", scope.cluster)));
+        resources.push(scope.ecs_arn(&format!("service-deployment/{}/{s}/*", scope.cluster)));
+        resources.push(scope.ecs_arn(&format!("service-revision/{}/{s}/*", scope.cluster)));
+    }
+    vec![json!({
+        "Sid": "OperateTheDeployment",
+        "Effect": "Allow",
+        "Action": one_or_many(actions.into_iter().map(str::to_string).collect()),
+        "Resource": one_or_many(resources),
     })]
 }
 
@@ -542,6 +579,7 @@ fn deploy_through_code_deploy(scope: &Scope, notes: &mut Vec<String>) -> Vec<Val
                 "codedeploy:StopDeployment",
                 "codedeploy:ListDeployments",
                 "codedeploy:GetDeploymentGroup",
+                "codedeploy:ContinueDeployment",
             ],
             "Resource": format!("{prefix}:deploymentgroup:{application}/{group}"),
         }),

@@ -155,7 +155,7 @@ pub async fn update(
     announce_update(config, &ecs_services, registered, report);
     let mut calls = futures_util::stream::iter(ecs_services.into_iter().map(|s| {
         let target = target_of(s, registered);
-        let new_revision = s.revision.is_some().then(|| target.clone());
+        let new_revision = (s.revision.is_some() || s.promoted.is_some()).then(|| target.clone());
         async move {
             let sent_at = epoch_now();
             let result = send_update(ecs, config, s, new_revision.as_deref(), report).await;
@@ -193,10 +193,12 @@ pub async fn update(
     Ok(updated)
 }
 
-/// The revision a service moves to: its new one, or the one it runs (a restart).
+/// The revision a service moves to: its new one, the registered one promoted, or the one it
+/// runs (a restart).
 fn target_of(s: &ServicePlan, registered: &[String]) -> String {
     s.revision
         .and_then(|i| registered.get(i).cloned())
+        .or_else(|| s.promoted.clone())
         .unwrap_or_else(|| s.current.clone())
 }
 
@@ -396,7 +398,7 @@ async fn settle(
     report: &Reporter,
 ) -> Result<(String, Service), Settled> {
     let force = config.change.force_new_deployment;
-    let new_revision = s.revision.is_some().then_some(target);
+    let new_revision = (s.revision.is_some() || s.promoted.is_some()).then_some(target);
     let mut sends = 1;
     loop {
         let wanted = Wanted {

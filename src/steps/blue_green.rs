@@ -327,7 +327,7 @@ pub async fn poll(
     let judged = verdict::assess(&info, target.as_ref());
     if judged == Verdict::Ready && !following.ready_said {
         report.warn(&format!(
-            "{label}deployment {} is Ready: the replacement task set runs, and CodeDeploy waits for someone to reroute production traffic; continue it in the console (waiting until WAIT_TIMEOUT): {}",
+            "{label}deployment {} is Ready: the replacement task set runs, and CodeDeploy waits for someone to reroute production traffic; go on with a step that runs the pipe with ACTION: 'continue' (or ACTION: 'rollback'), or continue it in the console (waiting until WAIT_TIMEOUT): {}",
             following.deployment_id,
             verdict::console_link(&following.region, &following.deployment_id)
         ));
@@ -339,8 +339,10 @@ pub async fn poll(
 /// What one poll of a CodeDeploy deployment decided, for the follow loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Polled {
-    /// Keep waiting (also while `Ready`).
+    /// Keep waiting.
     Waiting,
+    /// `Ready`: the replacement runs and CodeDeploy waits for someone to reroute traffic.
+    Ready,
     /// All production traffic is on the replacement task set.
     Succeeded,
     /// Failed or stopped.
@@ -367,7 +369,8 @@ pub async fn observe(
     let (judged, _, _) = poll(cd, following, label, report).await?;
     let id = following.deployment_id.clone();
     Ok(match judged {
-        Verdict::InProgress | Verdict::Ready => Polled::Waiting,
+        Verdict::InProgress => Polled::Waiting,
+        Verdict::Ready => Polled::Ready,
         Verdict::Succeeded {
             original_kept_until,
             early,

@@ -19,7 +19,8 @@ use crate::rules::plan::{self, Plan};
 use crate::rules::rollout::Tracked;
 use crate::steps::apply::Updated;
 use crate::steps::blue_green::Following;
-use crate::steps::follow::{self, Outcome, Watch, short};
+use crate::steps::follow::{self, Watch, short};
+use crate::steps::operate;
 use crate::steps::outputs::Record;
 use crate::steps::read;
 use crate::steps::rollback;
@@ -41,6 +42,9 @@ pub async fn deploy(
     // Credentials.
     let credentials = sts::credentials(config, report).await?;
     let (ecs, logs) = clients(config, &credentials);
+    if config.operate.action != crate::config::Action::Deploy {
+        return operate::operate(&ecs, &logs, config, credentials, report, record).await;
+    }
 
     // Read. The ECR lookups do not depend on the services, so they run while those are read: one
     // round trip less before the first change.
@@ -49,9 +53,7 @@ pub async fn deploy(
         images::look_up(config, credentials.clone())
     );
     let (services, sources) = read?;
-    for (service, live) in record.services.iter_mut().zip(&services) {
-        service.previous_task_definition_arn = Some(live.primary_revision().to_string());
-    }
+    record::previous_revisions(&services, record);
     let code_deploy =
         read::code_deploy_targets(config, &services, credentials.clone(), report).await?;
 
@@ -88,12 +90,12 @@ pub async fn deploy(
     let settings = follow_settings(config, &plan, &registered, code_deploy.client.clone());
     follow::follow(&ecs, &logs, &settings, &mut watches, report).await?;
     record::outcomes(&watches, record);
+    if let Some(line) = operate::paused(&watches, record) {
+        return Ok(line);
+    }
 
     // After.
-    if watches
-        .iter()
-        .all(|w| matches!(w.outcome, Some(Outcome::Succeeded { .. })))
-    {
+    if follow::all_succeeded(&watches) {
         after::after_success(
             &ecs,
             config,
@@ -104,7 +106,9 @@ pub async fn deploy(
             record,
         )
         .await?;
-        return Ok(verdict::success_line(config, &watches, &updated, started));
+        operate::check_digests(&ecs, &watches, record, report).await;
+        let line = verdict::success_line(config, &watches, &updated, started);
+        return Ok(operate::name_digest(line, record));
     }
     let mut error = verdict::failure(&watches);
     if config.wait.rollback_on_failure {
@@ -189,5 +193,6 @@ fn follow_settings(
         log_lines: config.wait.log_lines,
         task_definitions,
         codedeploy,
+        stop_at_pause: config.operate.wait_until == crate::config::WaitUntil::Paused,
     }
 }

@@ -21,6 +21,7 @@ use crate::aws::ecs::{DESCRIBE_SERVICES_MAX, Ecs, Lookup};
 use crate::aws::logs::LogReaders;
 use crate::error::{AwsError, Changed, Error};
 use crate::report::Reporter;
+use crate::rules::operate::{self, Pause};
 use crate::rules::rollout::{
     self, EventLog, Failure, FailureKind, Service, ServiceEvent, Tracked, Verdict, revision_name,
 };
@@ -49,6 +50,9 @@ pub struct Settings {
     pub task_definitions: HashMap<String, Value>,
     /// The CodeDeploy client, when a service's deployment is CodeDeploy's.
     pub codedeploy: Option<CodeDeploy>,
+    /// `WAIT_UNTIL: paused`: a deployment that waits for a person (a PAUSE hook in
+    /// AWAITING_ACTION, CodeDeploy `Ready`) ends with [`Outcome::Paused`].
+    pub stop_at_pause: bool,
 }
 
 /// How one followed deployment ended.
@@ -63,6 +67,8 @@ pub enum Outcome {
     Failed(Report),
     /// It was still running when `WAIT_TIMEOUT` passed.
     TimedOut(Report),
+    /// It waits for a person, and [`Settings::stop_at_pause`] is set.
+    Paused(Pause),
 }
 
 /// The verdict of a failed or timed-out deployment, and why.
@@ -100,6 +106,11 @@ pub struct Watch {
     seen: Seen,
     /// Set once the deployment has a verdict.
     pub outcome: Option<Outcome>,
+    /// The service deployment as last described (blue/green, linear, canary).
+    pub last_service_deployment: Option<rollout::ServiceDeployment>,
+    /// The PAUSE hook id (or CodeDeploy deployment id at `Ready`) that `ACTION: continue` has
+    /// just resumed: ECS may still show it waiting for a poll or two, which is not a new pause.
+    pub continued: Option<String>,
 }
 
 impl Watch {
@@ -130,7 +141,14 @@ impl Watch {
             ending: None,
             seen: Seen::default(),
             outcome: None,
+            last_service_deployment: None,
+            continued: None,
         }
+    }
+
+    /// The service as the last poll described it.
+    pub fn last_service(&self) -> Option<&Service> {
+        self.last.as_ref()
     }
 
     /// Where the deployment stands, from the last poll.
@@ -451,7 +469,7 @@ async fn observe(
             watch.outcome = Some(Outcome::Failed(report));
         }
         Verdict::Ending(failure) => announce(watch, failure, report),
-        Verdict::InProgress | Verdict::Superseded { .. } => {}
+        Verdict::InProgress | Verdict::Superseded { .. } => stop_at_pause(settings, watch),
     }
     watch.last = Some(service);
     Ok(())
@@ -488,6 +506,20 @@ fn first_cause(announced: Option<&Failure>, failure: Failure) -> Failure {
     }
 }
 
+/// `WAIT_UNTIL: paused`: a deployment still running that waits at a PAUSE hook (other than
+/// the one `ACTION: continue` just resumed) ends with [`Outcome::Paused`].
+fn stop_at_pause(settings: &Settings, watch: &mut Watch) {
+    if settings.stop_at_pause
+        && let Some(pause) = watch
+            .last_service_deployment
+            .as_ref()
+            .and_then(operate::pause_of)
+        && pause.hook_id != watch.continued
+    {
+        watch.outcome = Some(Outcome::Paused(pause));
+    }
+}
+
 /// One poll of a CodeDeploy deployment: CodeDeploy judges, the ECS service says what runs.
 async fn observe_code_deploy(
     ecs: &Ecs,
@@ -517,6 +549,17 @@ async fn observe_code_deploy(
     .await?;
     match polled {
         Polled::Waiting => {}
+        Polled::Ready
+            if settings.stop_at_pause
+                && watch.continued.as_ref() != Some(&following.deployment_id) =>
+        {
+            watch.outcome = Some(Outcome::Paused(Pause {
+                stage: "Ready".into(),
+                code_deploy_id: Some(following.deployment_id.clone()),
+                ..Pause::default()
+            }));
+        }
+        Polled::Ready => {}
         Polled::Succeeded => {
             watch.outcome = Some(Outcome::Succeeded {
                 deployment_id: watch.tracked.deployment_id.clone(),
@@ -565,16 +608,23 @@ async fn service_deployment_verdict(
         watch.printed.insert(current.clone(), line);
     }
     for hook in rollout::waiting_hooks(&sd) {
+        if watch.continued.as_ref() == Some(&hook.hook_id) {
+            continue;
+        }
         if let std::collections::hash_map::Entry::Vacant(slot) =
             watch.printed.entry(format!("hook {}", hook.hook_id))
         {
+            let until = operate::pause_of(&sd)
+                .map(|p| operate::pause_words(&p))
+                .unwrap_or_default();
             report.warn(&format!(
-                "{}lifecycle hook {} is paused, waiting for a person: continue with `aws ecs continue-service-deployment --service-deployment-arn {current} --hook-id {} --action CONTINUE` (or --action ROLLBACK)",
-                watch.label, hook.hook_id, hook.hook_id
+                "{}lifecycle hook {} is paused, waiting for a person {until}: {}; or continue with `aws ecs continue-service-deployment --service-deployment-arn {current} --hook-id {} --action CONTINUE` (or --action ROLLBACK); the pipe never continues on its own",
+                watch.label, hook.hook_id, operate::GO_ON, hook.hook_id
             ));
             slot.insert(String::new());
         }
     }
+    watch.last_service_deployment = Some(sd.clone());
     // What DescribeServices shows the service running: its PRIMARY deployment's revision.
     let now_running = service
         .deployments
@@ -616,6 +666,13 @@ fn pause(interval: Duration, transient_errors: u32) -> Duration {
         .map_or(0, |d| d.subsec_nanos());
     let jitter = f64::from(nanos % 1000) / 1000.0;
     interval + (backoff - interval).mul_f64(jitter)
+}
+
+/// True when every followed deployment succeeded.
+pub fn all_succeeded(watches: &[Watch]) -> bool {
+    watches
+        .iter()
+        .all(|w| matches!(w.outcome, Some(Outcome::Succeeded { .. })))
 }
 
 /// `4m05s`.
@@ -674,6 +731,7 @@ pub fn outcome_word(outcome: &Outcome) -> &'static str {
         Outcome::Succeeded { .. } => "succeeded",
         Outcome::Failed(_) => "failed",
         Outcome::TimedOut(_) => "timed out",
+        Outcome::Paused(_) => "paused",
     }
 }
 

@@ -11,6 +11,7 @@ pub mod diagnose;
 pub mod dry_run;
 pub mod follow;
 pub mod images;
+pub mod operate;
 pub mod outputs;
 pub mod pre_deploy;
 pub mod read;

@@ -76,10 +76,17 @@ pub struct ServiceRecord {
     pub deployment_id: Option<String>,
     /// (application, deployment group) when CodeDeploy deployed the service.
     pub code_deploy: Option<(String, String)>,
-    /// `succeeded`, `started`, `failed`, `timed-out`, `not-updated` or `dry-run`.
+    /// `succeeded`, `started`, `failed`, `timed-out`, `paused`, `rolled-back`,
+    /// `continued`, `not-updated` or `dry-run`.
     pub verdict: String,
     /// Why, when it did not succeed.
     pub message: String,
+    /// The service deployment's ARN (ECS-native blue/green, linear, canary), when known.
+    pub service_deployment_arn: Option<String>,
+    /// The PAUSE hook that waits for a person (`WAIT_UNTIL: paused`).
+    pub hook_id: Option<String>,
+    /// (container, image digest) that ECS resolved for the running revision.
+    pub running_digests: Vec<(String, String)>,
 }
 
 impl ServiceRecord {
@@ -110,6 +117,9 @@ impl ServiceRecord {
             "previousTaskDefinitionArn": self.previous_task_definition_arn,
             "deploymentId": self.deployment_id,
             "codeDeploy": self.code_deploy_json(),
+            "serviceDeploymentArn": self.service_deployment_arn,
+            "hookId": self.hook_id,
+            "runningImageDigests": self.running_digests.iter().map(|(c, d)| json!({"container": c, "digest": d})).collect::<Vec<_>>(),
             "verdict": self.verdict,
             "message": self.message,
         })
@@ -143,6 +153,9 @@ impl Record {
             "previousTaskDefinitionArn": single.and_then(|s| s.previous_task_definition_arn.as_ref()),
             "deploymentId": single.and_then(|s| s.deployment_id.as_ref()),
             "codeDeploy": single.map_or(Value::Null, ServiceRecord::code_deploy_json),
+            "serviceDeploymentArn": single.and_then(|s| s.service_deployment_arn.as_ref()),
+            "hookId": single.and_then(|s| s.hook_id.as_ref()),
+            "runningImageDigest": single.and_then(|s| s.running_digests.first()).map(|(_, d)| d),
             "services": self.services.iter().map(ServiceRecord::to_json).collect::<Vec<_>>(),
             "images": self.images.iter().map(|(c, i, d)| json!({"container": c, "image": i, "digest": d})).collect::<Vec<_>>(),
             "durationSeconds": self.duration_seconds,
@@ -196,6 +209,22 @@ impl Record {
                 } else {
                     String::new()
                 },
+            ),
+            (
+                "ECS_DEPLOY_SERVICE_DEPLOYMENT_ARN".to_string(),
+                single.service_deployment_arn.clone().unwrap_or_default(),
+            ),
+            (
+                "ECS_DEPLOY_HOOK_ID".to_string(),
+                single.hook_id.clone().unwrap_or_default(),
+            ),
+            (
+                "ECS_DEPLOY_RUNNING_IMAGE_DIGEST".to_string(),
+                single
+                    .running_digests
+                    .first()
+                    .map(|(_, d)| d.clone())
+                    .unwrap_or_default(),
             ),
             (
                 "ECS_DEPLOY_DURATION_SECONDS".to_string(),

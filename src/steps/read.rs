@@ -15,6 +15,7 @@ use crate::aws::ecs::{DESCRIBE_SERVICES_MAX, Ecs, Lookup};
 use crate::config::Config;
 use crate::error::{Changed, Error};
 use crate::report::Reporter;
+use crate::rules::plan;
 use crate::rules::rollout::{Service, revision_name};
 use crate::steps::blue_green::{self, Deployer};
 
@@ -151,6 +152,16 @@ pub async fn everything(
     report: &Reporter,
 ) -> Result<(Vec<crate::rules::rollout::Service>, HashMap<String, Value>), Error> {
     let services = services(ecs, config, report).await?;
+    if let Some(promote) = &config.change.promote {
+        let mut sources = task_definitions(ecs, std::slice::from_ref(promote), report).await?;
+        if plan::images_to_set(config).is_empty() && config.change.overrides.is_empty() {
+            report.detail("deployed as it is, with no new registration (TASK_DEFINITION names a registered revision)");
+        } else if config.pre_deploy.is_some() {
+            let arns: Vec<String> = services.iter().map(|s| s.task_definition.clone()).collect();
+            sources.extend(task_definitions(ecs, &arns, report).await?);
+        }
+        return Ok((services, sources));
+    }
     let sources = if let Some(file) = &config.change.task_definition_file {
         if file.placeholders.is_empty() {
             report.step(&format!("Using the task definition in {}", file.display));

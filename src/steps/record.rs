@@ -2,6 +2,7 @@
 //! read, so even an early failure names the cluster and services, and filled step by step.
 
 use crate::config::Config;
+use crate::model::service::Service;
 use crate::steps::apply::Updated;
 use crate::steps::follow::{Outcome, Watch};
 use crate::steps::outputs::{Record, ServiceRecord};
@@ -49,7 +50,14 @@ pub fn outcomes(watches: &[Watch], record: &mut Record) {
                 service.verdict = "timed-out".into();
                 service.message.clone_from(&r.verdict);
             }
-            None => {}
+            Some(Outcome::Paused(_)) | None => {}
         }
+    }
+}
+
+/// The revision each service ran before this deploy, as read.
+pub fn previous_revisions(services: &[Service], record: &mut Record) {
+    for (service, live) in record.services.iter_mut().zip(services) {
+        service.previous_task_definition_arn = Some(live.primary_revision().to_string());
     }
 }

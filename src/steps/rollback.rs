@@ -55,7 +55,7 @@ pub async fn roll_back(
             }
         }
     }
-    let (mut lines, to_roll) = still_changed(ecs, config, updated).await;
+    let (mut lines, to_roll, stopped) = still_changed(ecs, config, updated, report).await;
     lines.splice(0..0, code_deploy_lines.iter().cloned());
     let outcome = if to_roll.is_empty() && redeploys.is_empty() {
         Vec::new()
@@ -88,6 +88,8 @@ pub async fn roll_back(
     lines.extend(outcome.iter().cloned());
     let mut outcome = outcome;
     outcome.splice(0..0, code_deploy_lines);
+    outcome.splice(0..0, stopped.iter().cloned());
+    lines.extend(stopped);
     with_outcome(error, lines, &outcome)
 }
 
@@ -197,14 +199,18 @@ async fn redeploy(
     Ok(watch)
 }
 
-/// Lines for the services already back on their previous revision, and the ones to roll back.
+/// Lines for the services already back on their previous revision or rolled back by stopping
+/// their service deployment in flight (StopServiceDeployment ROLLBACK), and the ones to
+/// update back.
 async fn still_changed<'a>(
     ecs: &Ecs,
     config: &Config,
     updated: &'a [Updated],
-) -> (Vec<String>, Vec<&'a Updated>) {
+    report: &Reporter,
+) -> (Vec<String>, Vec<&'a Updated>, Vec<String>) {
     let mut lines = Vec::new();
     let mut to_roll = Vec::new();
+    let mut stopped = Vec::new();
     // One DescribeServices per 10 services; a service that cannot be read is rolled back.
     let names: Vec<String> = updated.iter().map(|u| u.name.clone()).collect();
     let lookups = follow::describe_all(ecs, &config.target.cluster, &names)
@@ -219,6 +225,13 @@ async fn still_changed<'a>(
                 .map(|d| d.task_definition.clone()),
             _ => None,
         };
+        if let Some(Lookup::Found(s)) = lookups.get(i)
+            && let Some(line) =
+                crate::steps::operate::stop_with_rollback(ecs, config, s, report).await
+        {
+            stopped.push(line);
+            continue;
+        }
         if now.as_deref() == Some(u.previous.as_str()) || u.previous == u.target {
             let who = if updated.len() > 1 {
                 format!("{} is", short(&u.name))
@@ -233,7 +246,7 @@ async fn still_changed<'a>(
             to_roll.push(u);
         }
     }
-    (lines, to_roll)
+    (lines, to_roll, stopped)
 }
 
 /// Updates each service back and follows those deployments together; one line each.
@@ -292,6 +305,7 @@ async fn roll(
     let settings = follow::Settings {
         log_lines: 0,
         task_definitions: HashMap::new(),
+        stop_at_pause: false,
         ..settings.clone()
     };
     let followed = follow::follow(ecs, logs, &settings, &mut watches, report).await;
@@ -305,6 +319,10 @@ async fn roll(
             (_, Some(Outcome::Succeeded { .. })) => {
                 format!("rolled back: {name} runs {previous} again")
             }
+            (_, Some(Outcome::Paused(p))) => format!(
+                "the rollback of {name} to {previous} waits for a person {}",
+                crate::rules::operate::pause_words(p)
+            ),
             (_, Some(Outcome::Failed(r) | Outcome::TimedOut(r))) => format!(
                 "the rollback of {name} to {previous} did not complete either: {}",
                 r.verdict

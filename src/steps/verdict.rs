@@ -142,6 +142,12 @@ pub fn failure(watches: &[Watch]) -> Error {
                 summary.push(format!("{name}: {word}: {}", r.verdict));
                 failed.push(name);
             }
+            Some(Outcome::Paused(pause)) => {
+                summary.push(format!(
+                    "{name}: paused {}",
+                    crate::rules::operate::pause_words(pause)
+                ));
+            }
             None => {
                 summary.push(format!("{name}: no verdict"));
                 failed.push(name);

@@ -158,7 +158,15 @@ pub struct Script {
     pub extra_task_set: Option<Value>,
     /// CreateDeployment answers AccessDeniedException.
     pub deny_create: bool,
+    /// Frames played after ContinueDeployment (READY_WAIT), one per GetDeployment.
+    pub after_continue: Vec<Frame>,
+    /// The group also has an older succeeded deployment, [`PREVIOUS_ID`] of `web:41`, which
+    /// ListDeployments of Succeeded lists after the pipe's own (once that has succeeded).
+    pub previous_deployment: bool,
 }
+
+/// The older succeeded deployment of [`Script::previous_deployment`].
+pub const PREVIOUS_ID: &str = "d-PREVIOUS1";
 
 /// `web`: a Fargate service with a capacity provider strategy behind a load balancer,
 /// deployed by CodeDeploy.
@@ -247,6 +255,8 @@ impl Script {
             stopped_tasks: Vec::new(),
             extra_task_set: None,
             deny_create: false,
+            after_continue: Vec::new(),
+            previous_deployment: false,
         }
     }
 }
@@ -273,6 +283,8 @@ struct State {
     update_bodies: Vec<Value>,
     api_updates: u32,
     deregistered: Vec<String>,
+    /// `polls` when ContinueDeployment came, and its wait type.
+    continued: Option<(u32, String)>,
 }
 
 /// The running fake.
@@ -311,6 +323,11 @@ impl CodeDeployFake {
             .and_then(Value::as_str)
             .unwrap_or_else(|| panic!("no CreateDeployment with AppSpec content: {created:?}"));
         serde_json::from_str(content).expect("the AppSpec content is JSON")
+    }
+
+    /// The ContinueDeployment's deploymentWaitType, if one came.
+    pub fn continued(&self) -> Option<String> {
+        lock(&self.state).continued.as_ref().map(|(_, t)| t.clone())
     }
 
     /// The StopDeployment's autoRollbackEnabled, if one came.
@@ -360,6 +377,12 @@ impl CodeDeployFake {
 fn current(script: &Script, s: &State) -> Frame {
     if s.stopped.is_some() {
         return script.stopped.clone();
+    }
+    if let Some((at, _)) = &s.continued
+        && !script.after_continue.is_empty()
+    {
+        let i = (s.polls.saturating_sub(at + 1) as usize).min(script.after_continue.len() - 1);
+        return script.after_continue[i].clone();
     }
     let i = (s.polls.max(1) as usize - 1).min(script.frames.len().saturating_sub(1));
     script
@@ -682,6 +705,21 @@ fn codedeploy(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
             }
             Resp::json(200, json!({"deploymentId": DEPLOYMENT_ID}))
         }
+        Some("GetDeployment") if body["deploymentId"] == PREVIOUS_ID => {
+            let spec = json!({"version": 0.0, "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": {"TaskDefinition": OLD_TD}}}]});
+            Resp::json(
+                200,
+                json!({"deploymentInfo": {
+                    "applicationName": "AppECS-prod-web",
+                    "deploymentGroupName": "DgpECS-prod-web",
+                    "deploymentId": PREVIOUS_ID,
+                    "status": "Succeeded",
+                    "computePlatform": "ECS",
+                    "revision": {"revisionType": "AppSpecContent", "appSpecContent": {"content": spec.to_string()}},
+                    "createTime": SHIFTED_AT - 86_400.0
+                }}),
+            )
+        }
         Some("GetDeployment") => {
             let mut s = lock(state);
             let Some(created) = s.created.first().cloned() else {
@@ -756,6 +794,18 @@ fn codedeploy(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
                 ),
             }
         }
+        Some("ContinueDeployment") => {
+            let mut s = lock(state);
+            let at = s.polls;
+            s.continued = Some((
+                at,
+                body["deploymentWaitType"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            ));
+            Resp::json(200, json!({}))
+        }
         Some("StopDeployment") => {
             let mut s = lock(state);
             s.stopped = Some(body["autoRollbackEnabled"].as_bool().unwrap_or(false));
@@ -763,6 +813,20 @@ fn codedeploy(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
                 200,
                 json!({"status": "Pending", "statusMessage": "Stop request pending"}),
             )
+        }
+        Some("ListDeployments")
+            if script.previous_deployment
+                && body["includeOnlyStatuses"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|v| v == "Succeeded")) =>
+        {
+            let s = lock(state);
+            let mut ids = Vec::new();
+            if !s.created.is_empty() && current(script, &s).status == "Succeeded" {
+                ids.push(DEPLOYMENT_ID);
+            }
+            ids.push(PREVIOUS_ID);
+            Resp::json(200, json!({"deployments": ids, "nextToken": ""}))
         }
         Some("ListDeployments") => {
             let s = lock(state);

@@ -61,6 +61,44 @@ pub struct Script {
     /// DescribeServiceDeployments instead of `service_deployments`, and DescribeServices with
     /// its latest service frame (the `frames` until the first).
     pub stages: Vec<Stage>,
+    /// Service deployments played after a ContinueServiceDeployment with CONTINUE.
+    pub after_continue: Vec<Value>,
+    /// Service deployments played after a StopServiceDeployment (or a
+    /// ContinueServiceDeployment with ROLLBACK).
+    pub after_rollback: Vec<Value>,
+    /// DescribeServices answers this service once a rollback was asked for (ECS has put the
+    /// previous revision back), instead of the frames.
+    pub rolled_back_service: Option<Value>,
+    /// DescribeServiceRevisions answers (matched on `serviceRevisionArn`).
+    pub service_revisions: Vec<Value>,
+    /// Tags of `web:42` in DescribeTaskDefinition (otherwise those it was registered with).
+    pub new_td_tags: Option<Value>,
+}
+
+/// The service revision the fake's blue/green deployments target (runs `web:42`).
+pub const NEW_REVISION: &str =
+    "arn:aws:ecs:eu-west-1:123456789012:service-revision/prod/web/5587654321";
+/// The service revision they replace (runs `web:41`).
+pub const OLD_REVISION: &str =
+    "arn:aws:ecs:eu-west-1:123456789012:service-revision/prod/web/5512345678";
+/// The digest ECS resolved for `web:42`'s image.
+pub const RESOLVED_DIGEST: &str =
+    "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+/// The digest ECR answers for every image (DescribeImages) before the deploy.
+pub const CHECKED_DIGEST: &str =
+    "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+/// A DescribeServiceRevisions entry: `arn` runs `td` with `image` resolved to `digest`.
+pub fn service_revision(arn: &str, td: &str, image: &str, digest: &str) -> Value {
+    json!({
+        "serviceRevisionArn": arn,
+        "serviceArn": "arn:aws:ecs:eu-west-1:123456789012:service/prod/web",
+        "clusterArn": "arn:aws:ecs:eu-west-1:123456789012:cluster/prod",
+        "taskDefinition": td,
+        "containerImages": [{"containerName": "app", "image": image, "imageDigest": digest}],
+        "createdAt": now_epoch_f64()
+    })
 }
 
 /// One stage of a service deployment played on a clock: from `at` after the first
@@ -178,6 +216,19 @@ impl Script {
             task: None,
             faults: Vec::new(),
             stages: Vec::new(),
+            after_continue: Vec::new(),
+            after_rollback: Vec::new(),
+            rolled_back_service: None,
+            service_revisions: vec![
+                service_revision(NEW_REVISION, NEW_TD, "nginx:1.28", RESOLVED_DIGEST),
+                service_revision(
+                    OLD_REVISION,
+                    OLD_TD,
+                    "nginx:1.27",
+                    "sha256:4444444444444444444444444444444444444444444444444444444444444444",
+                ),
+            ],
+            new_td_tags: None,
         }
     }
 
@@ -232,6 +283,9 @@ struct State {
     first_update: Option<Instant>,
     /// When each stage was first served (by either Describe call), by index.
     stage_served: HashMap<usize, Instant>,
+    /// The action of the last ContinueServiceDeployment or StopServiceDeployment
+    /// (`CONTINUE` or `ROLLBACK`), and `sd_polls` at that moment.
+    operated: Option<(String, u32)>,
 }
 
 /// The running fake.
@@ -410,8 +464,18 @@ fn respond(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
     }
     match req.target().as_deref() {
         Some("TagResource") => Resp::json(200, json!({})),
+        // ECR (the image check) on the same endpoint: every image exists with this digest.
+        Some("DescribeImages") => Resp::json(
+            200,
+            json!({"imageDetails": [{"registryId": body["registryId"], "repositoryName": body["repositoryName"], "imageDigest": CHECKED_DIGEST, "imageTags": [body["imageIds"][0]["imageTag"]]}]}),
+        ),
         Some("DescribeServices") => {
             let mut s = lock(state);
+            if let (Some(svc), Some((action, _))) = (&script.rolled_back_service, &s.operated)
+                && action == "ROLLBACK"
+            {
+                return Resp::json(200, json!({"services": [svc], "failures": []}));
+            }
             if s.updates == 0 {
                 return Resp::json(200, json!({"services": [script.initial], "failures": []}));
             }
@@ -441,6 +505,25 @@ fn respond(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
                 );
             }
             Resp::json(200, json!({"services": [svc], "failures": []}))
+        }
+        Some("DescribeTaskDefinition")
+            if body["taskDefinition"] == NEW_TD || body["taskDefinition"] == "web:42" =>
+        {
+            let s = lock(state);
+            let mut td = s.registered.last().cloned().unwrap_or_else(|| {
+                json!({"family": "web", "containerDefinitions": [{"name": "app", "image": "nginx:1.28", "essential": true}]})
+            });
+            let tags = script
+                .new_td_tags
+                .clone()
+                .unwrap_or_else(|| td.get("tags").cloned().unwrap_or(json!([])));
+            if let Some(o) = td.as_object_mut() {
+                o.remove("tags");
+            }
+            td["taskDefinitionArn"] = json!(NEW_TD);
+            td["revision"] = json!(42);
+            td["status"] = json!("ACTIVE");
+            Resp::json(200, json!({"taskDefinition": td, "tags": tags}))
         }
         Some("DescribeTaskDefinition") => Resp::json(
             200,
@@ -512,12 +595,57 @@ fn respond(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
             }
             let sd = match stage_now(script, &mut s) {
                 Some(i) => script.stages[i].sd.clone(),
-                None => frame(
-                    &script.service_deployments,
-                    s.sd_polls - 1 - script.failing_sd_polls,
-                ),
+                None => current_sd(script, &s),
             };
             Resp::json(200, json!({"serviceDeployments": [sd], "failures": []}))
+        }
+        Some("ListServiceDeployments") => {
+            let s = lock(state);
+            // What the last DescribeServiceDeployments showed (the first frame before any).
+            let mut shown = s.clone_for_list();
+            shown.sd_polls = s.sd_polls.max(script.failing_sd_polls + 1);
+            let sd = current_sd(script, &shown);
+            let wanted = body["status"].as_array().cloned().unwrap_or_default();
+            let listed = !sd.is_null() && (wanted.is_empty() || wanted.contains(&sd["status"]));
+            let entries: Vec<Value> = if listed {
+                vec![json!({
+                    "serviceDeploymentArn": sd["serviceDeploymentArn"],
+                    "serviceArn": sd["serviceArn"],
+                    "clusterArn": sd["clusterArn"],
+                    "status": sd["status"],
+                    "targetServiceRevisionArn": sd["targetServiceRevision"]["arn"],
+                    "createdAt": now_epoch_f64()
+                })]
+            } else {
+                Vec::new()
+            };
+            Resp::json(200, json!({"serviceDeployments": entries}))
+        }
+        Some("DescribeServiceRevisions") => {
+            let found: Vec<&Value> = script
+                .service_revisions
+                .iter()
+                .filter(|r| {
+                    body["serviceRevisionArns"]
+                        .as_array()
+                        .is_some_and(|a| a.contains(&r["serviceRevisionArn"]))
+                })
+                .collect();
+            Resp::json(200, json!({"serviceRevisions": found, "failures": []}))
+        }
+        Some("ContinueServiceDeployment") | Some("StopServiceDeployment") => {
+            let mut s = lock(state);
+            let action = body["action"]
+                .as_str()
+                .or(body["stopType"].as_str())
+                .unwrap_or_default()
+                .to_string();
+            let polls = s.sd_polls;
+            s.operated = Some((action, polls));
+            Resp::json(
+                200,
+                json!({"serviceDeploymentArn": body["serviceDeploymentArn"]}),
+            )
         }
         Some("ListTasks") if body["startedBy"].is_string() => {
             let s = lock(state);
@@ -575,6 +703,36 @@ fn respond(script: &Script, state: &Mutex<State>, req: &Req) -> Resp {
             "InvalidParameterException",
             &format!("the fake does not play {other:?}"),
         ),
+    }
+}
+
+/// The service deployment to answer now: the script's frames, or after a continue or a
+/// rollback the frames played from then on.
+fn current_sd(script: &Script, s: &State) -> Value {
+    match &s.operated {
+        Some((action, at)) => {
+            let frames = if action == "CONTINUE" {
+                &script.after_continue
+            } else {
+                &script.after_rollback
+            };
+            frame(frames, s.sd_polls.saturating_sub(at + 1))
+        }
+        None => frame(
+            &script.service_deployments,
+            s.sd_polls.saturating_sub(1 + script.failing_sd_polls),
+        ),
+    }
+}
+
+impl State {
+    /// The counters that decide which service deployment is shown.
+    fn clone_for_list(&self) -> State {
+        State {
+            sd_polls: self.sd_polls,
+            operated: self.operated.clone(),
+            ..State::default()
+        }
     }
 }
 
