@@ -1,7 +1,7 @@
 //! Pure decisions for operating a deployment from a Bitbucket step (`ACTION`, `WAIT_UNTIL`):
 //! which deployment waits for a person, whether it is this commit's, what a rollback goes
 //! back to and how it ended, and whether the image that runs is the one that was checked.
-//! No I/O: `operate.rs` fetches and acts, this module decides.
+//! No I/O: `crate::steps::operate` fetches and acts, this module decides.
 
 use serde_json::Value;
 
