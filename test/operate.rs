@@ -708,3 +708,44 @@ fn a_rollback_still_running_at_the_timeout_says_so() {
         out.describe()
     );
 }
+
+/// The deploy step ends at the pause, before the work that follows a verified deploy; the
+/// continue step does it once the deployment is verified (here `TAG_SERVICE`), and not before.
+#[test]
+fn continue_does_the_work_after_a_verified_deploy_that_the_paused_step_skipped() {
+    let mut script = blue_green(vec![sd("IN_PROGRESS", "SCALE_UP", None), paused()]);
+    script.after_continue = vec![
+        sd("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT", Some("SUCCEEDED")),
+        sd("SUCCESSFUL", "CLEAN_UP", Some("SUCCEEDED")),
+    ];
+    let fake = EcsFake::start(script);
+    let out = deploy_nginx(&fake.endpoint())
+        .env("WAIT_UNTIL", "paused")
+        .env("TAG_SERVICE", "true")
+        .run();
+    out.assert_success();
+    assert_eq!(count(&fake, "TagResource"), 0, "{}", out.describe());
+
+    let out = action(&fake.endpoint(), "continue")
+        .env("TAG_SERVICE", "true")
+        .run();
+    out.assert_success();
+    assert_eq!(count(&fake, "TagResource"), 1, "{}", out.describe());
+}
+
+/// A continued deployment that fails does none of that work.
+#[test]
+fn a_continued_deployment_that_rolls_back_tags_nothing() {
+    let mut script = blue_green(vec![sd("IN_PROGRESS", "SCALE_UP", None), paused()]);
+    script.after_continue = vec![sd("ROLLBACK_FAILED", "PRODUCTION_TRAFFIC_SHIFT", None)];
+    let fake = EcsFake::start(script);
+    deploy_nginx(&fake.endpoint())
+        .env("WAIT_UNTIL", "paused")
+        .run()
+        .assert_success();
+    let out = action(&fake.endpoint(), "continue")
+        .env("TAG_SERVICE", "true")
+        .run();
+    assert_eq!(out.code, 1, "{}", out.describe());
+    assert_eq!(count(&fake, "TagResource"), 0, "{}", out.describe());
+}

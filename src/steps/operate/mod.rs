@@ -51,7 +51,7 @@ pub async fn operate(
         CodeDeploy::new(aws::codedeploy_client(
             &config.target.region,
             config.credentials.endpoints.codedeploy.as_deref(),
-            credentials,
+            credentials.clone(),
         ))
     });
     let targets = match &cd {
@@ -64,6 +64,7 @@ pub async fn operate(
         config,
         cd: cd.as_ref(),
         targets: &targets,
+        credentials: &credentials,
         report,
     };
     match config.operate.action {
@@ -79,6 +80,7 @@ struct Ctx<'a> {
     config: &'a Config,
     cd: Option<&'a CodeDeploy>,
     targets: &'a [Target],
+    credentials: &'a crate::aws::Credentials,
     report: &'a Reporter,
 }
 

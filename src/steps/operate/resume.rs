@@ -9,8 +9,10 @@ use crate::config::WaitUntil;
 use crate::error::{AwsError, Changed, Error};
 use crate::rules::operate::{self as rules, Owner, Pause};
 use crate::rules::rollout::{Service, Tracked, revision_name};
+use crate::steps::after;
+use crate::steps::apply::Updated;
 use crate::steps::blue_green::Following;
-use crate::steps::follow::{self, Outcome, Watch, short};
+use crate::steps::follow::{self, Watch, short};
 use crate::steps::outputs::Record;
 
 /// One service's paused deployment, found and checked, ready to continue.
@@ -90,7 +92,36 @@ pub(super) async fn continue_all(
         }
         watches.push(watch);
     }
-    follow_continued(ctx, &mut watches, record, started).await
+    follow_continued(ctx, &mut watches, services, record, started).await
+}
+
+/// The continued deployments, as the work after a verified deploy takes them.
+fn as_updated(ctx: &Ctx<'_>, watches: &[Watch], services: &[Service]) -> Vec<Updated> {
+    watches
+        .iter()
+        .map(|w| {
+            let live = ctx
+                .config
+                .target
+                .services
+                .iter()
+                .zip(services)
+                .find(|(name, _)| **name == w.name)
+                .map(|(_, s)| s);
+            Updated {
+                name: w.name.clone(),
+                service: w.last_service().or(live).cloned().unwrap_or_default(),
+                target: w.tracked.task_definition.clone(),
+                previous: w.tracked.previous_task_definition.clone(),
+                deployment_id: w.tracked.deployment_id.clone(),
+                code_deploy: ctx
+                    .targets
+                    .iter()
+                    .find(|t| t.service == w.name)
+                    .map(|t| t.group.clone()),
+            }
+        })
+        .collect()
 }
 
 pub(super) fn changed_so_far(watches: &[Watch]) -> Changed {
@@ -106,6 +137,7 @@ pub(super) fn changed_so_far(watches: &[Watch]) -> Changed {
 pub(super) async fn follow_continued(
     ctx: &Ctx<'_>,
     watches: &mut [Watch],
+    services: &[Service],
     record: &mut Record,
     started: Instant,
 ) -> Result<String, Error> {
@@ -131,12 +163,23 @@ pub(super) async fn follow_continued(
     if let Some(line) = paused(watches, record) {
         return Ok(line);
     }
-    if !watches
-        .iter()
-        .all(|w| matches!(w.outcome, Some(Outcome::Succeeded { .. })))
-    {
+    if !follow::all_succeeded(watches) {
         return Err(crate::steps::verdict::failure(watches));
     }
+    // The deploy step stopped at the pause, before the work that follows a verified deploy
+    // (TAG_SERVICE, UPDATE_SCHEDULED_TASKS, KEEP_REVISIONS): it is done here, once verified.
+    let updated = as_updated(ctx, watches, services);
+    let (ecs, config, report) = (ctx.ecs, ctx.config, ctx.report);
+    after::after_success(
+        ecs,
+        config,
+        ctx.credentials,
+        services,
+        &updated,
+        report,
+        record,
+    )
+    .await?;
     let cluster = short(&ctx.config.target.cluster);
     Ok(format!(
         "Continued and deployed {} in cluster {cluster} ({} in all)",
