@@ -64,6 +64,14 @@ pub async fn deploy(
     let code_deploy = code_deploy_targets(config, &services, credentials.clone(), report).await?;
     let plan = plan::build(config, &services, &sources)?;
     show_plan(config, &plan, lookups, report, record)?;
+    crate::preflight::check(
+        &ecs,
+        config,
+        &credentials,
+        (&plan, &services, &sources),
+        report,
+    )
+    .await?;
 
     if config.dry_run {
         let line = dry_run(config, &plan, &code_deploy.targets, report, record)?;

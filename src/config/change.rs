@@ -51,6 +51,8 @@ pub struct Change {
     pub task_definition_file: Option<TaskDefinitionFile>,
     /// `VERIFY_IMAGE`.
     pub verify_image: bool,
+    /// `PREFLIGHT`: check what each new revision needs before the first write.
+    pub preflight: bool,
     /// `FORCE_NEW_DEPLOYMENT`.
     pub force_new_deployment: bool,
     /// `DESIRED_COUNT`.
@@ -105,6 +107,7 @@ pub fn read(raw: &Raw, problems: &mut Vec<Problem>) -> Change {
         container_images,
         task_definition_file,
         verify_image: raw.boolean(&vars::VERIFY_IMAGE, problems),
+        preflight: raw.boolean(&vars::PREFLIGHT, problems),
         force_new_deployment,
         desired_count: desired_count(raw, problems),
         tags: tags(raw, problems),
