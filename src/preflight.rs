@@ -210,13 +210,28 @@ fn verified_images(config: &Config) -> HashSet<String> {
 async fn look(ctx: &Ctx<'_>, target: &Target, uses: &[Use]) -> Looked {
     let at = places(uses);
     match target {
-        Target::Role { arn } => look_role(ctx, arn, &at).await,
+        Target::Role { arn } => match rules::partition_and_account(arn) {
+            Some((_, account)) if account != ctx.account && !ctx.account.is_empty() => {
+                elsewhere(&format!("role {arn}"), &account)
+            }
+            _ => look_role(ctx, arn, &at).await,
+        },
         Target::Secret {
             id,
             region,
             account,
         } => look_secret(ctx, id, region, *account == ctx.account, &at).await,
-        Target::Parameter { name, region, .. } => look_parameter(ctx, name, region, &at).await,
+        Target::Parameter {
+            name,
+            region,
+            account,
+        } => {
+            if *account != ctx.account && !ctx.account.is_empty() {
+                elsewhere(&format!("SSM parameter {name}"), account)
+            } else {
+                look_parameter(ctx, name, region, &at).await
+            }
+        }
         Target::LogGroup {
             name,
             region,
@@ -245,6 +260,16 @@ fn could_not(what: &str, err: &AwsError) -> String {
 fn unknown(what: &str, err: &AwsError) -> Looked {
     Looked {
         warning: Some(could_not(what, err)),
+        ..Looked::default()
+    }
+}
+
+/// A reference to another account, which this account's reads cannot see: not checked.
+fn elsewhere(what: &str, account: &str) -> Looked {
+    Looked {
+        warning: Some(format!(
+            "PREFLIGHT does not check {what}: it belongs to account {account}, which the deploying role's reads do not see; the deploy goes on"
+        )),
         ..Looked::default()
     }
 }
@@ -387,7 +412,12 @@ async fn look_image(ctx: &Ctx<'_>, full: &str, at: &str) -> Looked {
             "{at}: image {full} is not in ECR ({detail}); push it before this step, or fix the tag"
         )),
         Err(Error::Aws { err, .. }) => unknown(&format!("check image {full}"), &err),
-        Err(other) => problem(format!("{at}: {other}")),
+        Err(other) => Looked {
+            warning: Some(format!(
+                "PREFLIGHT could not check image {full} ({other}); the deploy goes on"
+            )),
+            ..Looked::default()
+        },
         Ok(_) => Looked {
             counted: true,
             resource_policy: policy.and_then(Result::ok),

@@ -471,3 +471,38 @@ fn the_benchmark_s_world_passes_preflight() {
     );
     assert_no_secrets(&outcome, &["bench-secret-value"]);
 }
+
+#[test]
+fn a_secret_scheduled_for_deletion_is_missing_and_a_kms_key_or_another_account_makes_warnings() {
+    let world = world();
+    let c = world.moto.client();
+    c.secrets(
+        "DeleteSecret",
+        json!({"SecretId": "prod/db", "RecoveryWindowInDays": 7}),
+    );
+    let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let encrypted = c.secrets(
+        "CreateSecret",
+        json!({"Name": "prod/encrypted", "SecretString": "s3cr3t-encrypted", "KmsKeyId": key}),
+    )["ARN"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let simulator = Simulator::new().decide("kms:Decrypt", "key/1234abcd", "implicitDeny");
+    let proxy = proxy(&world, &simulator);
+    let file = task_definition(&world, |td| {
+        td["containerDefinitions"][0]["secrets"][1]["valueFrom"] = json!(encrypted);
+        td["containerDefinitions"][0]["secrets"][3]["valueFrom"] =
+            json!("arn:aws:ssm:eu-west-1:210987654321:parameter/shared");
+    });
+    let p = pipe(&proxy.endpoint());
+    p.write_file("taskdef.json", file.to_string());
+    let outcome = p.env("TASK_DEFINITION", "taskdef.json").run();
+    assert_refused(&outcome, 1, &operations(&proxy.requests()));
+    outcome
+        .assert_contains("containerDefinitions[0].secrets[0].valueFrom): secret arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-")
+        .assert_contains("is scheduled for deletion; restore it")
+        .assert_contains(&format!("! container web (new revision from taskdef.json containerDefinitions[0].secrets[1].valueFrom): the execution role ecsTaskExecutionRole may not call kms:Decrypt on KMS key {key}"))
+        .assert_contains("but the key policy of the KMS key, which IAM's simulation does not see, may allow it")
+        .assert_contains("! PREFLIGHT does not check SSM parameter shared: it belongs to account 210987654321");
+}
