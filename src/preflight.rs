@@ -103,7 +103,16 @@ pub async fn check(
     if !problems.is_empty() {
         return Err(Error::Preflight { problems });
     }
-    report.detail(&rules::summary(counts(&needs, &looked), simulated));
+    let counted = counts(&needs, &looked);
+    let line = match (warnings.is_empty(), counted == Counts::default()) {
+        (true, _) => rules::summary(counted, simulated),
+        (false, true) => "nothing could be checked (see the warnings above)".into(),
+        (false, false) => format!(
+            "{} (see the warnings above)",
+            rules::summary(counted, false)
+        ),
+    };
+    report.detail(&line);
     Ok(())
 }
 
@@ -563,6 +572,49 @@ fn ask(action: &str, resource: String, about: String, uses: &[Use], certainty: C
     }
 }
 
+/// `secretsmanager:GetSecretValue` on a secret, and `kms:Decrypt` on its customer-managed key.
+fn secret_asks(
+    ctx: &Ctx<'_>,
+    (id, region, account): (&str, &str, &str),
+    uses: &[Use],
+    found: &Looked,
+) -> Vec<Ask> {
+    let p = &ctx.partition;
+    let arn = found.arn.clone().unwrap_or_else(|| id.to_string());
+    let certainty = match (account == ctx.account, found.resource_policy) {
+        (false, _) => Certainty::MayStillWork(format!(
+            "the secret belongs to account {account}, whose policies may allow it"
+        )),
+        (true, Some(false)) => Certainty::Certain,
+        (true, Some(true)) => Certainty::MayStillWork("the secret's resource policy".into()),
+        (true, None) => {
+            Certainty::MayStillWork("a resource policy of the secret (it could not be read)".into())
+        }
+    };
+    let about = format!("secret {arn}");
+    let mut list = vec![ask(
+        "secretsmanager:GetSecretValue",
+        arn.clone(),
+        about,
+        uses,
+        certainty,
+    )];
+    let key = found
+        .kms_key
+        .as_deref()
+        .and_then(|k| rules::kms_key_arn(k, p, region, account));
+    if let Some(key) = key {
+        list.push(ask(
+            "kms:Decrypt",
+            key.clone(),
+            format!("KMS key {key} of secret {arn}"),
+            uses,
+            Certainty::MayStillWork("the key policy of the KMS key".into()),
+        ));
+    }
+    list
+}
+
 fn asks_for(ctx: &Ctx<'_>, target: &Target, uses: &[Use], found: &Looked) -> Vec<Ask> {
     let p = &ctx.partition;
     let theirs = |account: &str, what: &str| {
@@ -575,41 +627,7 @@ fn asks_for(ctx: &Ctx<'_>, target: &Target, uses: &[Use], found: &Looked) -> Vec
             id,
             region,
             account,
-        } => {
-            let arn = found.arn.clone().unwrap_or_else(|| id.clone());
-            let certainty = match (account == &ctx.account, found.resource_policy) {
-                (false, _) => theirs(account, "secret"),
-                (true, Some(false)) => Certainty::Certain,
-                (true, Some(true)) => {
-                    Certainty::MayStillWork("the secret's resource policy".into())
-                }
-                (true, None) => Certainty::MayStillWork(
-                    "a resource policy of the secret (it could not be read)".into(),
-                ),
-            };
-            let about = format!("secret {arn}");
-            let mut list = vec![ask(
-                "secretsmanager:GetSecretValue",
-                arn.clone(),
-                about,
-                uses,
-                certainty,
-            )];
-            let key = found
-                .kms_key
-                .as_deref()
-                .and_then(|k| rules::kms_key_arn(k, p, region, account));
-            if let Some(key) = key {
-                list.push(ask(
-                    "kms:Decrypt",
-                    key.clone(),
-                    format!("KMS key {key} of secret {arn}"),
-                    uses,
-                    Certainty::MayStillWork("the key policy of the KMS key".into()),
-                ));
-            }
-            list
-        }
+        } => secret_asks(ctx, (id, region, account), uses, found),
         Target::Parameter {
             name,
             region,

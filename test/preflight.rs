@@ -349,7 +349,9 @@ fn checks_the_deploying_role_may_not_make_are_warnings_and_the_deploy_goes_on() 
         .assert_contains("the deploying role may not call ssm:DescribeParameters")
         .assert_contains("the deploying role may not call logs:DescribeLogGroups")
         .assert_contains("the deploying role may not call iam:SimulatePrincipalPolicy")
-        .assert_contains("the deploy goes on");
+        .assert_contains("the deploy goes on")
+        .assert_contains("2 images: present (see the warnings above)")
+        .assert_not_contains("the execution role may use them");
     let ops = operations(&proxy.requests());
     assert_eq!(count(&ops, "RegisterTaskDefinition"), 1, "{ops:?}");
     assert_read_only(&ops);
