@@ -520,6 +520,13 @@ pub enum Error {
         hints: Vec<String>,
     },
 
+    /// `PREFLIGHT` found what would stop the new tasks from starting; nothing was written.
+    #[error("{} would stop the new tasks from starting; nothing was changed in AWS", count(.problems.len(), "problem"))]
+    Preflight {
+        /// One line per problem: where, what, and the fix.
+        problems: Vec<String>,
+    },
+
     /// Bitbucket stopped the step (SIGTERM/SIGINT) while the pipe was waiting.
     #[error(
         "stopped by a signal while waiting; the deployment goes on in ECS without this pipe watching it: {state}"
@@ -587,6 +594,7 @@ impl Error {
     pub fn details(&self) -> Vec<String> {
         match self {
             Self::Config(problems) => problems.iter().map(ToString::to_string).collect(),
+            Self::Preflight { problems } => problems.clone(),
             Self::Rollout { details, .. }
             | Self::Rollouts { details, .. }
             | Self::PreDeploy { details, .. }
@@ -670,6 +678,7 @@ impl Error {
             | Self::ScheduledTasks { hints, .. }
             | Self::Operate { hints, .. }
             | Self::CodeDeploy { hints, .. } => hints.clone(),
+            Self::Preflight { .. } => vec!["fix each reference above and re-run the step; PREFLIGHT: 'false' skips these checks".into()],
             Self::Interrupted { .. } => vec!["look at the service's Deployments tab in the ECS console for the outcome".into()],
         }
     }

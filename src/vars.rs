@@ -242,6 +242,29 @@ pub const AWS_ENDPOINT_URL_CODEDEPLOY: Var = Var::new(
 )
 .advanced();
 
+pub const AWS_ENDPOINT_URL_IAM: Var = Var::new(
+    "AWS_ENDPOINT_URL_IAM",
+    Text,
+    "AWS_ENDPOINT_URL",
+    "endpoint for IAM (PREFLIGHT)",
+)
+.advanced();
+// The SDKs' name for the service id `Secrets Manager`.
+pub const AWS_ENDPOINT_URL_SECRETS_MANAGER: Var = Var::new(
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    Text,
+    "AWS_ENDPOINT_URL",
+    "endpoint for Secrets Manager (PREFLIGHT)",
+)
+.advanced();
+pub const AWS_ENDPOINT_URL_SSM: Var = Var::new(
+    "AWS_ENDPOINT_URL_SSM",
+    Text,
+    "AWS_ENDPOINT_URL",
+    "endpoint for SSM (PREFLIGHT)",
+)
+.advanced();
+
 // Target.
 pub const CLUSTER_NAME: Var =
     Var::new("CLUSTER_NAME", Text, "required", "ECS cluster name or ARN").need(Need::Required);
@@ -292,6 +315,12 @@ pub const VERIFY_IMAGE: Var = Var::new(
     Bool,
     "true",
     "check that an ECR image exists before changing anything",
+);
+pub const PREFLIGHT: Var = Var::new(
+    "PREFLIGHT",
+    Bool,
+    "true",
+    "before the first change, check that every secret, parameter, log group, role and ECR image the new revision needs exists and that the execution role may use them; reads no value, writes nothing",
 );
 pub const FORCE_NEW_DEPLOYMENT: Var = Var::new(
     "FORCE_NEW_DEPLOYMENT",
@@ -499,6 +528,7 @@ pub const ALL: &[Var] = &[
     TASK_DEFINITION,
     TASK_DEFINITION_TEMPLATE,
     VERIFY_IMAGE,
+    PREFLIGHT,
     FORCE_NEW_DEPLOYMENT,
     DESIRED_COUNT,
     ACTION,
@@ -539,6 +569,9 @@ pub const ALL: &[Var] = &[
     AWS_ENDPOINT_URL_EVENTBRIDGE,
     AWS_ENDPOINT_URL_SCHEDULER,
     AWS_ENDPOINT_URL_CODEDEPLOY,
+    AWS_ENDPOINT_URL_IAM,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER,
+    AWS_ENDPOINT_URL_SSM,
     NO_COLOR,
 ];
 

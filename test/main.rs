@@ -24,6 +24,8 @@ mod permissions;
 mod pipelines;
 mod plan;
 mod pre_deploy;
+mod preflight;
+mod preflight_rules;
 mod release;
 mod release_script;
 mod rollout;

@@ -69,3 +69,29 @@ pub async fn image_digest(
         }
     }
 }
+
+/// True when the repository has a repository policy (`GetRepositoryPolicy`), which IAM's
+/// simulation of the execution role does not see. For `PREFLIGHT`.
+pub async fn has_repository_policy(
+    client: &aws_sdk_ecr::Client,
+    image: &EcrImage,
+) -> Result<bool, AwsError> {
+    let result = client
+        .get_repository_policy()
+        .registry_id(&image.account)
+        .repository_name(&image.repository)
+        .send()
+        .await;
+    match result {
+        Ok(out) => Ok(out.policy_text().is_some_and(|p| !p.trim().is_empty())),
+        Err(e)
+            if e.as_service_error().is_some_and(|s| {
+                s.is_repository_policy_not_found_exception()
+                    || s.is_repository_not_found_exception()
+            }) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(AwsError::from_sdk("ecr:GetRepositoryPolicy", &e)),
+    }
+}

@@ -280,6 +280,34 @@ impl LogReader {
         }
     }
 
+    /// True when the log group `name` exists (`DescribeLogGroups` with the name as prefix,
+    /// compared exactly, a few pages at most). Nothing is written. For `PREFLIGHT`.
+    pub async fn group_exists(&self, name: &str) -> Result<bool, AwsError> {
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES_PER_READ {
+            let out = self
+                .client
+                .describe_log_groups()
+                .log_group_name_prefix(name)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("logs:DescribeLogGroups", &e))?;
+            if out
+                .log_groups()
+                .iter()
+                .any(|g| g.log_group_name() == Some(name))
+            {
+                return Ok(true);
+            }
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(false)
+    }
+
     /// The events written since the cursor's last read, oldest first (GetLogEvents with
     /// `startFromHead=true`, following `nextForwardToken`), for showing a one-off task's log
     /// as it arrives. A stream that does not exist yet reads as empty, so the caller can start

@@ -10,7 +10,10 @@ pub mod ecr;
 pub mod ecs;
 pub mod errors;
 pub mod eventbridge;
+pub mod iam;
 pub mod logs;
+pub mod secrets;
+pub mod ssm;
 pub mod sts;
 
 use std::hash::{BuildHasher, Hasher};
@@ -173,6 +176,42 @@ pub fn codedeploy_client(
     credentials: SharedCredentialsProvider,
 ) -> aws_sdk_codedeploy::Client {
     client!(aws_sdk_codedeploy, region, endpoint, credentials)
+}
+
+/// An IAM client (`PREFLIGHT`). IAM is global: it signs for `us-east-1`, or `cn-north-1` and
+/// `us-gov-west-1` in those partitions, whatever the deploy's region.
+pub fn iam_client(
+    region: &str,
+    endpoint: Option<&str>,
+    credentials: SharedCredentialsProvider,
+) -> aws_sdk_iam::Client {
+    let signing = if region.starts_with("cn-") {
+        "cn-north-1"
+    } else if region.starts_with("us-gov-") {
+        "us-gov-west-1"
+    } else {
+        "us-east-1"
+    };
+    client!(aws_sdk_iam, signing, endpoint, credentials)
+}
+
+/// A Secrets Manager client for `region` (a secret's, from its ARN). `PREFLIGHT` only; it
+/// never reads a value.
+pub fn secrets_client(
+    region: &str,
+    endpoint: Option<&str>,
+    credentials: SharedCredentialsProvider,
+) -> aws_sdk_secretsmanager::Client {
+    client!(aws_sdk_secretsmanager, region, endpoint, credentials)
+}
+
+/// An SSM client for `region` (a parameter's). `PREFLIGHT` only; it never reads a value.
+pub fn ssm_client(
+    region: &str,
+    endpoint: Option<&str>,
+    credentials: SharedCredentialsProvider,
+) -> aws_sdk_ssm::Client {
+    client!(aws_sdk_ssm, region, endpoint, credentials)
 }
 
 /// An STS client with no credentials at all: AssumeRoleWithWebIdentity is an unsigned call,

@@ -54,6 +54,8 @@ pub struct Change {
     pub promote: Option<String>,
     /// `VERIFY_IMAGE`.
     pub verify_image: bool,
+    /// `PREFLIGHT`: check what each new revision needs before the first write.
+    pub preflight: bool,
     /// `FORCE_NEW_DEPLOYMENT`.
     pub force_new_deployment: bool,
     /// `DESIRED_COUNT`.
@@ -123,6 +125,7 @@ pub fn read(
         task_definition_file,
         promote,
         verify_image: raw.boolean(&vars::VERIFY_IMAGE, problems),
+        preflight: raw.boolean(&vars::PREFLIGHT, problems),
         force_new_deployment,
         desired_count: desired_count(raw, problems),
         tags: tags(raw, problems),

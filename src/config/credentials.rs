@@ -54,6 +54,12 @@ pub struct Endpoints {
     pub scheduler: Option<String>,
     /// CodeDeploy endpoint, if overridden.
     pub codedeploy: Option<String>,
+    /// IAM endpoint, if overridden (`PREFLIGHT`).
+    pub iam: Option<String>,
+    /// Secrets Manager endpoint, if overridden (`AWS_ENDPOINT_URL_SECRETS_MANAGER`; `PREFLIGHT`).
+    pub secrets: Option<String>,
+    /// SSM endpoint, if overridden (`PREFLIGHT`).
+    pub ssm: Option<String>,
 }
 
 /// The credentials section of [`super::Config`].
@@ -219,6 +225,9 @@ fn endpoints(raw: &Raw, problems: &mut Vec<Problem>) -> Endpoints {
         events: each(&vars::AWS_ENDPOINT_URL_EVENTBRIDGE),
         scheduler: each(&vars::AWS_ENDPOINT_URL_SCHEDULER),
         codedeploy: each(&vars::AWS_ENDPOINT_URL_CODEDEPLOY),
+        iam: each(&vars::AWS_ENDPOINT_URL_IAM),
+        secrets: each(&vars::AWS_ENDPOINT_URL_SECRETS_MANAGER),
+        ssm: each(&vars::AWS_ENDPOINT_URL_SSM),
     }
 }
 

@@ -53,6 +53,9 @@ pub struct Service {
     /// `loadBalancers[]`: a CODE_DEPLOY service's AppSpec names the first one's container.
     #[serde(default)]
     pub load_balancers: Vec<serde_json::Value>,
+    /// `serviceRegistries[]`: `PREFLIGHT` checks their container and port in the new revision.
+    #[serde(default)]
+    pub service_registries: Vec<serde_json::Value>,
     /// `taskSets[]` (CODE_DEPLOY and EXTERNAL services only).
     #[serde(default)]
     pub task_sets: Vec<TaskSet>,
@@ -278,6 +281,9 @@ pub struct Deployment {
     /// Epoch seconds; 0 when ECS did not say.
     #[serde(default)]
     pub created_at: f64,
+    /// Service Connect (`services[].portName` must exist in the new revision; `PREFLIGHT`).
+    #[serde(default)]
+    pub service_connect_configuration: Option<serde_json::Value>,
 }
 
 /// One entry of `events[]`.

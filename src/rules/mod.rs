@@ -10,6 +10,8 @@ pub mod operate;
 pub mod overrides;
 pub mod plan;
 pub mod policy;
+pub mod preflight;
+pub mod preflight_policy;
 pub mod revision_diff;
 pub mod rollout;
 pub mod rollout_end;

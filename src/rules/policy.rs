@@ -58,6 +58,7 @@ pub fn build(
         pass_the_task_roles,
         show_logs_of_failed_tasks,
         deploy_through_code_deploy,
+        check_before_anything_changes,
     ];
     let mut statements = Vec::new();
     for capability in capabilities {
@@ -538,6 +539,28 @@ fn show_logs_of_failed_tasks(scope: &Scope, notes: &mut Vec<String>) -> Vec<Valu
         "Action": "logs:GetLogEvents",
         "Resource": groups,
     })]
+}
+
+/// `PREFLIGHT`: the read-only calls of its checks ([`crate::rules::preflight_policy`]).
+fn check_before_anything_changes(scope: &Scope, notes: &mut Vec<String>) -> Vec<Value> {
+    if !scope.config.change.preflight {
+        return Vec::new();
+    }
+    let given = &scope.config.change.overrides;
+    let roles = [&given.task_role, &given.execution_role]
+        .into_iter()
+        .flatten()
+        .map(|r| overrides::role_arn(r, &scope.partition, &scope.account))
+        .collect();
+    let known = crate::rules::preflight_policy::Known {
+        partition: &scope.partition,
+        account: &scope.account,
+        region: scope.region,
+        task_definition: scope.task_definition.map(TaskDefinition::register_request),
+        roles,
+        images: scope.config.change.verify_image,
+    };
+    crate::rules::preflight_policy::statements(&known, notes)
 }
 
 /// CodeDeploy's part, when a `CODEDEPLOY_*` variable says a service is deployed by CodeDeploy

@@ -4,20 +4,53 @@
 
 use super::verdict;
 use std::collections::BTreeSet;
+use std::time::Instant;
 
 use crate::aws;
 use crate::aws::ecs::Ecs;
 use crate::config::Config;
 use crate::error::Error;
+use crate::model::service::Service;
 use crate::report::Reporter;
 use crate::rules::cleanup;
 use crate::rules::rollout::revision_name;
 use crate::rules::scheduled::Revisions;
 use crate::rules::task_def;
 use crate::steps::apply::Updated;
+use crate::steps::follow::Watch;
 use crate::steps::follow::short;
+use crate::steps::operate;
 use crate::steps::outputs::Record;
 use crate::steps::retarget;
+
+/// A verified deploy, as the work after it needs it.
+pub struct Deployed<'a> {
+    /// The services as read before the deploy.
+    pub services: &'a [Service],
+    /// What each update started.
+    pub updated: &'a [Updated],
+    /// The followed deployments, each succeeded.
+    pub watches: &'a [Watch],
+    /// When the deploy started.
+    pub started: Instant,
+}
+
+/// After a verified deploy: the work that follows it ([`after_success`]), the running digests
+/// checked against the ones checked before, and the ✔ line.
+pub async fn finish(
+    ecs: &Ecs,
+    config: &Config,
+    credentials: &aws::Credentials,
+    done: &Deployed<'_>,
+    report: &Reporter,
+    record: &mut Record,
+) -> Result<String, Error> {
+    let (services, updated) = (done.services, done.updated);
+    after_success(ecs, config, credentials, services, updated, report, record).await?;
+    operate::check_digests(ecs, done.watches, record, report).await;
+    let line = verdict::success_line(config, done.watches, updated, done.started);
+    Ok(operate::name_digest(line, record))
+}
 
 /// Once every deployment succeeded: tag the services, move the scheduled tasks
 /// (`UPDATE_SCHEDULED_TASKS`), clean up old revisions (`KEEP_REVISIONS`, sparing what the

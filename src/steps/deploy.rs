@@ -22,6 +22,7 @@ use crate::steps::blue_green::Following;
 use crate::steps::follow::{self, Watch, short};
 use crate::steps::operate;
 use crate::steps::outputs::Record;
+use crate::steps::preflight;
 use crate::steps::read;
 use crate::steps::rollback;
 use crate::steps::{after, change, dry_run, images, record, verdict};
@@ -61,10 +62,13 @@ pub async fn deploy(
     let plan = plan::build(config, &services, &sources)?;
     images::show_plan(config, &plan, lookups, report, record)?;
 
+    // Preflight: what the new tasks need, checked before the first write.
+    let read = (&plan, services.as_slice(), &sources);
+    preflight::check(&ecs, config, &credentials, read, report).await?;
+
     if config.dry_run {
-        let line = dry_run::show(config, &plan, &code_deploy.targets, report, record)?;
-        dry_run::scheduled_tasks(config, &credentials, &services, &plan, report, record).await?;
-        return Ok(line);
+        let read = (services.as_slice(), &plan, code_deploy.targets.as_slice());
+        return dry_run::run(config, &credentials, read, report, record).await;
     }
 
     // Apply.
@@ -96,19 +100,13 @@ pub async fn deploy(
 
     // After.
     if follow::all_succeeded(&watches) {
-        after::after_success(
-            &ecs,
-            config,
-            &credentials,
-            &services,
-            &updated,
-            report,
-            record,
-        )
-        .await?;
-        operate::check_digests(&ecs, &watches, record, report).await;
-        let line = verdict::success_line(config, &watches, &updated, started);
-        return Ok(operate::name_digest(line, record));
+        let done = after::Deployed {
+            services: &services,
+            updated: &updated,
+            watches: &watches,
+            started,
+        };
+        return after::finish(&ecs, config, &credentials, &done, report, record).await;
     }
     let mut error = verdict::failure(&watches);
     if config.wait.rollback_on_failure {

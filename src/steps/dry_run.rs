@@ -2,24 +2,38 @@
 //! pre-deploy task, the updates or CodeDeploy deployments, the scheduled-task moves), and
 //! nothing written.
 
-use super::after;
-
 use serde_json::Value;
 
 use crate::aws;
 use crate::config::Config;
 use crate::error::{Changed, Error};
+use crate::model::service::Service;
 use crate::report::Reporter;
 use crate::rules::plan::{self, Plan, PreDeployPlan};
 use crate::rules::scheduled::{self, Revisions};
 use crate::rules::task_def;
-use crate::steps::apply::{self};
+use crate::steps::after;
+use crate::steps::apply;
 use crate::steps::blue_green::{self, Target};
 use crate::steps::follow::human;
 use crate::steps::outputs::Record;
 use crate::steps::pre_deploy;
 
 /// `DRY_RUN`: show each new revision as a diff and the calls a deploy would make, change nothing.
+/// `DRY_RUN`: the plan as the calls a deploy would make, and the scheduled tasks that would
+/// move; `read` is what was read (the services, the plan, the CodeDeploy targets).
+pub async fn run(
+    config: &Config,
+    credentials: &aws::Credentials,
+    (services, plan, targets): (&[Service], &Plan, &[Target]),
+    report: &Reporter,
+    record: &mut Record,
+) -> Result<String, Error> {
+    let line = show(config, plan, targets, report, record)?;
+    scheduled_tasks(config, credentials, services, plan, report, record).await?;
+    Ok(line)
+}
+
 pub fn show(
     config: &Config,
     plan: &Plan,

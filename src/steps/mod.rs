@@ -14,6 +14,7 @@ pub mod images;
 pub mod operate;
 pub mod outputs;
 pub mod pre_deploy;
+pub mod preflight;
 pub mod read;
 pub mod record;
 pub mod retarget;

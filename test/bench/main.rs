@@ -19,6 +19,7 @@
 //!
 //! Nothing here is asserted: the numbers are printed, with ratios against ours.
 
+mod preflight;
 mod services;
 #[allow(unused_imports)]
 #[path = "../support/mod.rs"]
@@ -384,12 +385,19 @@ fn moto_world() -> MotoWorld {
     let moto = Moto::builder().service_running(DESIRED as u32).start();
     // The same world as test/local-deploy: service web (2 tasks) on web:1, web:v2 in ECR.
     support::world::seed(&moto);
+    // What PREFLIGHT looks up (preflight.rs): the execution role and the secret.
+    moto.create_role("ecsTaskExecutionRole", "ecs-tasks.amazonaws.com");
+    moto.create_secret("prod/db", "bench-secret-value");
+    let simulator = support::iam_sim::Simulator::new();
 
     let slot: Arc<OnceLock<Weak<RolloutPlayer>>> = Arc::default();
     let tasks: Arc<Mutex<HashMap<String, Value>>> = Arc::default();
     let hook: ProxyHook = {
         let slot = Arc::clone(&slot);
         Arc::new(move |_ctx: &ProxyCtx, req: &Req| {
+            if let Some(answer) = simulator.answer(req) {
+                return Some(answer);
+            }
             if req.target_prefix().as_deref() != Some(ECS_TARGET) {
                 return None;
             }
@@ -1133,6 +1141,8 @@ fn measure(bench: &Bench) -> Result<Results, String> {
     );
     let failed = clocked_scenario(bench, Outcome::Failed, &clocked_tools)?;
     let several = services::scenario(bench.clocked_runs);
+    eprintln!("bench: the instant deploy with PREFLIGHT off and on");
+    let preflight = preflight::scenario(bench)?;
 
     Ok(Results {
         instant,
@@ -1143,6 +1153,7 @@ fn measure(bench: &Bench) -> Result<Results, String> {
         load_before,
         load_after: load_average(),
         several,
+        preflight,
     })
 }
 
@@ -1166,6 +1177,8 @@ struct Results {
     load_after: String,
     /// Several services on one shared revision (`services.rs`).
     several: Vec<(usize, Vec<services::ServicesSample>)>,
+    /// The instant deploy without and with `PREFLIGHT`.
+    preflight: preflight::Measured,
 }
 
 impl Results {
@@ -1262,6 +1275,7 @@ fn report(bench: &Bench, r: &Results) {
         }
     }
     out.push('\n');
+    out.push_str(&preflight::report(&r.preflight));
 
     out.push_str(&format!(
         "**From ECS's decision to the verdict** (a scripted ECS endpoint that turns COMPLETED, or \

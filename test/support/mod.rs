@@ -9,6 +9,7 @@ pub mod codedeploy_fake;
 pub mod ecs_fake;
 pub mod fake;
 pub mod http;
+pub mod iam_sim;
 pub mod moto;
 pub mod pipe;
 pub mod rollout;

@@ -754,3 +754,49 @@ impl Client {
         )
     }
 }
+
+/// IAM, Secrets Manager and SSM, for `PREFLIGHT`'s references.
+impl Client {
+    /// An IAM query call (`Version=2010-05-08`); returns the XML. Panics on non-2xx.
+    pub fn iam(&self, params: &[(&str, &str)]) -> String {
+        self.query("iam", "2010-05-08", params)
+    }
+
+    /// Creates role `name` whose trust policy lets `service` (such as
+    /// `ecs-tasks.amazonaws.com`) assume it; returns its ARN.
+    pub fn create_role(&self, name: &str, service: &str) -> String {
+        let trust = json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": [service]}, "Action": "sts:AssumeRole"
+        }]})
+        .to_string();
+        self.iam(&[
+            ("Action", "CreateRole"),
+            ("RoleName", name),
+            ("AssumeRolePolicyDocument", &trust),
+        ]);
+        format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+    }
+
+    /// A Secrets Manager call; panics on a non-2xx reply.
+    pub fn secrets(&self, op: &str, body: Value) -> Value {
+        self.json_call("secretsmanager", "secretsmanager", op, &body)
+            .unwrap_or_else(|(s, b)| panic!("moto secretsmanager {op} failed: HTTP {s}: {b}"))
+    }
+
+    /// Creates secret `name` (with a value no check may read); returns its full ARN.
+    pub fn create_secret(&self, name: &str, value: &str) -> String {
+        let r = self.secrets("CreateSecret", json!({"Name": name, "SecretString": value}));
+        str_at(&r, "/ARN")
+    }
+
+    /// Creates SSM parameter `name` (a SecureString no check may read).
+    pub fn put_parameter(&self, name: &str, value: &str) {
+        self.json_call(
+            "AmazonSSM",
+            "ssm",
+            "PutParameter",
+            &json!({"Name": name, "Value": value, "Type": "SecureString"}),
+        )
+        .unwrap_or_else(|(s, b)| panic!("moto ssm PutParameter failed: HTTP {s}: {b}"));
+    }
+}
