@@ -12,6 +12,7 @@ mod support;
 
 use std::process::ExitCode;
 
+use support::iam_sim::Simulator;
 use support::rollout::RolloutPlayer;
 use support::world;
 
@@ -21,11 +22,14 @@ fn main() -> ExitCode {
         "Starting moto on 127.0.0.1 and creating cluster prod, service web (web:v1) and ECR image web:v2 ..."
     );
     let moto = world::web_service();
-    let player = RolloutPlayer::with_polls(moto.endpoint(), 3);
+    // moto has no IAM policy simulator; the proxy answers SimulatePrincipalPolicy for PREFLIGHT
+    // (every action allowed), and plays the rollout moto does not simulate.
+    let player = RolloutPlayer::with_hook(moto.endpoint(), 3, Simulator::new().hook());
 
     let pipe = world::deploy_web_v2(&player.endpoint())
         .env("WAIT_INTERVAL", "1")
-        .remove("NO_COLOR");
+        .remove("NO_COLOR")
+        .remove("PREFLIGHT");
     eprintln!(
         "Running ecs-oidc-deploy as a Bitbucket pipe (AWS_ENDPOINT_URL={}):\n",
         player.endpoint()

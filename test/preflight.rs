@@ -452,26 +452,20 @@ fn a_forced_restart_checks_the_current_revision() {
     outcome.assert_contains("container web (web:1 containerDefinitions[0].logConfiguration): log group /ecs/web does not exist in eu-west-1");
 }
 
-/// The world of test/local-deploy and the benchmark passes PREFLIGHT once its execution role and
-/// secret exist, as test/bench/preflight.rs sets them up (the secret as a partial ARN).
+/// The world of test/local-deploy, the image test and the benchmark (its execution role and
+/// secret exist) passes PREFLIGHT as it is.
 #[test]
-fn the_benchmark_s_world_passes_preflight() {
+fn the_local_deploy_s_world_passes_preflight() {
     let moto = crate::support::world::web_service();
-    moto.create_role("ecsTaskExecutionRole", "ecs-tasks.amazonaws.com");
-    moto.create_secret("prod/db", "bench-secret-value");
     let proxy = RolloutPlayer::with_hook(moto.endpoint(), 0, Simulator::new().hook());
     let outcome = crate::support::world::deploy_web_v2(&proxy.endpoint())
         .env("PREFLIGHT", "true")
         .env("WAIT_INTERVAL", "0.1")
-        .env(
-            "CONTAINER_SECRETS",
-            "DATABASE_URL=arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db",
-        )
         .run();
     outcome.assert_success().assert_contains(
         "1 secret, 1 role and 1 image: present, and the execution role may use them",
     );
-    assert_no_secrets(&outcome, &["bench-secret-value"]);
+    assert_no_secrets(&outcome, &[crate::support::world::SECRET_VALUE]);
 }
 
 #[test]

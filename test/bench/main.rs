@@ -385,9 +385,6 @@ fn moto_world() -> MotoWorld {
     let moto = Moto::builder().service_running(DESIRED as u32).start();
     // The same world as test/local-deploy: service web (2 tasks) on web:1, web:v2 in ECR.
     support::world::seed(&moto);
-    // What PREFLIGHT looks up (preflight.rs): the execution role and the secret.
-    moto.create_role("ecsTaskExecutionRole", "ecs-tasks.amazonaws.com");
-    moto.create_secret("prod/db", "bench-secret-value");
     let simulator = support::iam_sim::Simulator::new();
 
     let slot: Arc<OnceLock<Weak<RolloutPlayer>>> = Arc::default();

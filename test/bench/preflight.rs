@@ -1,15 +1,10 @@
 //! What `PREFLIGHT` adds to a deploy: the same instant deploy as scenario 1, run alternately with
 //! `PREFLIGHT` off and on, on the same world (its execution role and secret exist in moto, and
 //! the proxy answers IAM's SimulatePrincipalPolicy, which moto lacks, with `allowed`).
-//!
-//! The secret is set as a partial ARN (`CONTAINER_SECRETS`) in both variants, because moto finds a
-//! secret by a partial ARN but not by the world's made-up full one.
 
 use super::{
     Bench, REGISTRY, Sample, Target, Tool, cell, fmt_ms, fmt_secs, median_of, values, wall,
 };
-
-const SECRET: &str = "DATABASE_URL=arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db";
 
 /// The samples without and with `PREFLIGHT`.
 pub struct Measured {
@@ -38,7 +33,6 @@ pub fn scenario(bench: &Bench) -> Result<Measured, String> {
             };
             let mut cmd = bench.command(Tool::Ours, &target);
             cmd.env("PREFLIGHT", if on { "true" } else { "false" })
-                .env("CONTAINER_SECRETS", SECRET)
                 .env("WAIT_INTERVAL", "1");
             let sample = bench.measure("preflight", &cmd, &world.log, false);
             if sample.code != 0 {

@@ -9,7 +9,11 @@ use super::pipe::Pipe;
 pub const REGISTRY: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
 pub const ROLE: &str = "arn:aws:iam::123456789012:role/deploy";
 
-/// `web:1`: what a team would have, with an empty value and a secret reference to keep.
+/// The value of the world's secret `prod/db`: no output may ever show it.
+pub const SECRET_VALUE: &str = "local-demo-secret-value";
+
+/// `web:1`: what a team would have, with an empty value and a secret reference to keep (its
+/// ARN's random suffix is the one moto gives the secret when [`seed`] creates it).
 pub fn web_task_definition() -> Value {
     json!({
         "family": "web",
@@ -43,7 +47,12 @@ pub fn seed(moto: &Moto) {
     moto.create_ecr_repo("web");
     moto.put_image("web", "v1");
     moto.put_image("web", "v2");
-    let first = moto.register_task_definition(web_task_definition());
+    // What PREFLIGHT looks up: the execution role (trusting ecs-tasks) and the secret.
+    moto.create_role("ecsTaskExecutionRole", "ecs-tasks.amazonaws.com");
+    let secret = moto.create_secret("prod/db", SECRET_VALUE);
+    let mut td = web_task_definition();
+    td["containerDefinitions"][0]["secrets"][0]["valueFrom"] = Value::String(secret);
+    let first = moto.register_task_definition(td);
     moto.create_service("prod", "web", &first, 2, true);
 }
 
