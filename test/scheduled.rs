@@ -5,7 +5,8 @@ use aws_sdk_eventbridge::types as events;
 use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
 use aws_sdk_scheduler::types as sched;
 use aws_smithy_types::DateTime;
-use ecs_oidc_deploy::aws::eventbridge::{Rule, Schedule, update_request};
+use ecs_oidc_deploy::aws::eventbridge::Rule;
+use ecs_oidc_deploy::aws::scheduler::{Schedule, update_request};
 use ecs_oidc_deploy::rules::scheduled::{
     Kind, Revisions, family_and_revision, pinned, planned_revision, select,
 };

@@ -619,8 +619,10 @@ fn keep_revisions_spares_a_revision_a_rule_or_schedule_still_pins() {
 /// answers (some EventBridge ones come as `text/html`), and what is read goes back unchanged.
 #[test]
 fn the_adapter_reads_every_bus_and_group_and_writes_back_what_it_read() {
-    use ecs_oidc_deploy::aws::eventbridge::{Schedulers, Written};
-    use ecs_oidc_deploy::steps::retarget;
+    use ecs_oidc_deploy::aws::Written;
+    use ecs_oidc_deploy::aws::eventbridge::EventBridge;
+    use ecs_oidc_deploy::aws::scheduler::Scheduler;
+    use ecs_oidc_deploy::steps::retarget::{self, Schedulers};
 
     let moto = world();
     let before = snapshot(&moto);
@@ -628,10 +630,18 @@ fn the_adapter_reads_every_bus_and_group_and_writes_back_what_it_read() {
         aws_credential_types::Credentials::new("AKIDTEST", "secret", None, None, "test"),
     );
     let endpoint = moto.endpoint();
-    let schedulers = Schedulers::new(
-        ecs_oidc_deploy::aws::events_client(REGION, Some(&endpoint), credentials.clone()),
-        ecs_oidc_deploy::aws::scheduler_client(REGION, Some(&endpoint), credentials),
-    );
+    let schedulers = Schedulers {
+        events: EventBridge::new(ecs_oidc_deploy::aws::events_client(
+            REGION,
+            Some(&endpoint),
+            credentials.clone(),
+        )),
+        scheduler: Scheduler::new(ecs_oidc_deploy::aws::scheduler_client(
+            REGION,
+            Some(&endpoint),
+            credentials,
+        )),
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -663,13 +673,17 @@ fn the_adapter_reads_every_bus_and_group_and_writes_back_what_it_read() {
     // Written back exactly as read, nothing changes.
     for rule in &rules {
         let written = runtime
-            .block_on(schedulers.put_targets(&rule.bus, &rule.name, &rule.targets))
+            .block_on(
+                schedulers
+                    .events
+                    .put_targets(&rule.bus, &rule.name, &rule.targets),
+            )
             .expect("PutTargets");
         assert_eq!(written, Written::Answered);
     }
     for schedule in &schedules {
         runtime
-            .block_on(schedulers.update_schedule(&schedule.read))
+            .block_on(schedulers.scheduler.update_schedule(&schedule.read))
             .expect("UpdateSchedule");
     }
     let after = snapshot(&moto);

@@ -12,6 +12,7 @@ pub mod errors;
 pub mod eventbridge;
 pub mod iam;
 pub mod logs;
+pub mod scheduler;
 pub mod secrets;
 pub mod ssm;
 pub mod sts;
@@ -37,6 +38,15 @@ use aws_smithy_types::timeout::TimeoutConfig;
 /// static keys): what the steps hand from [`sts::credentials`] to the client builders, without
 /// naming the SDK's type.
 pub type Credentials = SharedCredentialsProvider;
+
+/// How a write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// AWS answered that it was done.
+    Answered,
+    /// The answer was lost (timeout, 5xx, reset), and reading back showed the change made.
+    ReadBack,
+}
 
 /// Retries for every call: the SDK's standard mode (jittered exponential backoff on
 /// throttling, 5xx and connection errors). RegisterTaskDefinition allows 1 call/s per

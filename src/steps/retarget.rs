@@ -7,11 +7,21 @@
 use std::collections::BTreeSet;
 
 use crate::aws;
-use crate::aws::eventbridge::{Rule, Schedule, ScheduleRead, Schedulers, Target, Written};
+use crate::aws::Written;
+use crate::aws::eventbridge::{EventBridge, Rule, Target};
+use crate::aws::scheduler::{Schedule, ScheduleRead, Scheduler};
 use crate::error::{AwsError, Error, access_denied_hints, parse_denied};
 use crate::report::Reporter;
 use crate::rules::scheduled::{self, Kind, Revisions, short_revision};
 use crate::steps::outputs::ScheduledTaskRecord;
+
+/// The two services scheduled tasks live in: EventBridge's rules and Scheduler's schedules.
+pub struct Schedulers {
+    /// Rules and their targets.
+    pub events: EventBridge,
+    /// Schedules.
+    pub scheduler: Scheduler,
+}
 
 /// What the decision chose to move.
 type Selection = scheduled::Selection<Target, ScheduleRead>;
@@ -36,10 +46,13 @@ pub async fn read(
     cluster_arn: &str,
 ) -> Result<(Vec<Rule>, Vec<Schedule>), AwsError> {
     let mut rules = Vec::new();
-    for bus in schedulers.event_buses().await? {
-        rules.extend(schedulers.rules_targeting(&bus, cluster_arn).await?);
+    for bus in schedulers.events.event_buses().await? {
+        rules.extend(schedulers.events.rules_targeting(&bus, cluster_arn).await?);
     }
-    let mut schedules = schedulers.schedules_targeting(cluster_arn).await?;
+    let mut schedules = schedulers
+        .scheduler
+        .schedules_targeting(cluster_arn)
+        .await?;
     // ListSchedules' order is not documented; the log and outputs should not change run to run.
     schedules.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
     Ok((rules, schedules))
@@ -78,10 +91,18 @@ pub async fn move_scheduled_tasks(
     report: &Reporter,
     records: &mut Vec<ScheduledTaskRecord>,
 ) -> Outcome {
-    let schedulers = Schedulers::new(
-        aws::events_client(endpoints.region, endpoints.events, credentials.clone()),
-        aws::scheduler_client(endpoints.region, endpoints.scheduler, credentials),
-    );
+    let schedulers = Schedulers {
+        events: EventBridge::new(aws::events_client(
+            endpoints.region,
+            endpoints.events,
+            credentials.clone(),
+        )),
+        scheduler: Scheduler::new(aws::scheduler_client(
+            endpoints.region,
+            endpoints.scheduler,
+            credentials,
+        )),
+    };
     move_with(&schedulers, cluster_arn, deployed, dry_run, report, records).await
 }
 
@@ -206,7 +227,12 @@ async fn write(
         let result = if dry_run {
             None
         } else {
-            Some(schedulers.put_targets(&m.bus, &m.rule, &m.targets).await)
+            Some(
+                schedulers
+                    .events
+                    .put_targets(&m.bus, &m.rule, &m.targets)
+                    .await,
+            )
         };
         let record = outcome(&m.line(), result, report, &what, &mut failures);
         records.push(ScheduledTaskRecord {
@@ -223,7 +249,7 @@ async fn write(
         let result = if dry_run {
             None
         } else {
-            Some(schedulers.update_schedule(&m.schedule).await)
+            Some(schedulers.scheduler.update_schedule(&m.schedule).await)
         };
         let record = outcome(&m.line(), result, report, &what, &mut failures);
         records.push(ScheduledTaskRecord {

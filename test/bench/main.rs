@@ -1409,15 +1409,16 @@ fn report(bench: &Bench, r: &Results) {
     for tool in [Tool::Ours, Tool::OursFast] {
         // COMPLETED: from ECS's decision. FAILED: the pipe announces the failure at the poll
         // that shows it, then follows ECS's rollback to its end, so its exit is measured from
-        // the frame it acted on (the rollback done) to the exit.
+        // the end of that rollback (ROLLBACK_TAKES after the decision).
         for (name, m) in [("COMPLETED", &r.completed), ("FAILED", &r.failed)] {
-            let v = if name == "COMPLETED" {
-                values(&Results::get(m, tool, false), |x| x.decision_to_exit)
+            let after = if name == "COMPLETED" {
+                0.0
             } else {
-                values(&Results::get(m, tool, false), |x| {
-                    x.reaction.map(|d| d.as_secs_f64())
-                })
+                ROLLBACK_TAKES.as_secs_f64()
             };
+            let v = values(&Results::get(m, tool, false), |x| {
+                x.decision_to_exit.map(|d| d - after)
+            });
             if let Some((_, _, hi)) = stats(&v) {
                 verdict_ok &= hi <= tool.interval().as_secs_f64();
                 verdict_lines.push(format!(
