@@ -17,6 +17,7 @@ use crate::aws::ecs::Ecs;
 use crate::aws::logs::LogReaders;
 use crate::config::{Action, Config};
 use crate::error::{AwsError, Changed, Error};
+use crate::model::codedeploy::DeploymentInfo;
 use crate::report::Reporter;
 use crate::rules::operate::{self as rules};
 use crate::rules::rollout::{Service, ServiceDeployment};
@@ -218,4 +219,35 @@ async fn revision_of(
         .await?;
     let tags = td.get("tags").cloned().unwrap_or(serde_json::Value::Null);
     Ok((revision.task_definition, tags))
+}
+
+/// A CODE_DEPLOY service's CodeDeploy client and group, and every deployment CodeDeploy lists
+/// as unfinished for that group, each read whole (the list can lag behind a status change).
+/// `None` when no group was found for the service.
+async fn unfinished_code_deploy<'a>(
+    ctx: &Ctx<'a>,
+    name: &str,
+) -> Result<Option<(&'a CodeDeploy, &'a Target, Vec<DeploymentInfo>)>, Error> {
+    let (Some(cd), Some(target)) = (ctx.cd, ctx.targets.iter().find(|t| t.service == name)) else {
+        return Ok(None);
+    };
+    let read = |err| {
+        aws_error(
+            format!("reading the CodeDeploy deployments of {name}"),
+            err,
+            Changed::Nothing,
+        )
+    };
+    let group = &target.group;
+    let ids = cd
+        .unfinished_deployments(&group.application_name, &group.deployment_group_name)
+        .await
+        .map_err(read)?;
+    let mut deployments = Vec::new();
+    for id in ids {
+        let mut info = cd.deployment(&id).await.map_err(read)?;
+        info.deployment_id = id;
+        deployments.push(info);
+    }
+    Ok(Some((cd, target, deployments)))
 }

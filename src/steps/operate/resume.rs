@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::{Ctx, aws_error, paused, revision_of, settings, under_way};
+use super::{Ctx, aws_error, paused, revision_of, settings, under_way, unfinished_code_deploy};
 use crate::config::WaitUntil;
 use crate::error::{AwsError, Changed, Error};
 use crate::rules::operate::{self as rules, Owner, Pause};
@@ -306,27 +306,15 @@ pub(super) async fn find_ready(
     service: &Service,
     several: bool,
 ) -> Result<Found, Error> {
-    let (Some(cd), Some(target)) = (ctx.cd, ctx.targets.iter().find(|t| t.service == name)) else {
+    let Some((_, _, deployments)) = unfinished_code_deploy(ctx, name).await? else {
         return Err(nothing_to_continue(
             name,
             "no CodeDeploy deployment group was found",
         ));
     };
-    let read = |err| {
-        aws_error(
-            format!("reading the CodeDeploy deployments of {name}"),
-            err,
-            Changed::Nothing,
-        )
-    };
-    let group = &target.group;
-    let ids = cd
-        .unfinished_deployments(&group.application_name, &group.deployment_group_name)
-        .await
-        .map_err(read)?;
     let mut statuses = Vec::new();
-    for id in ids {
-        let info = cd.deployment(&id).await.map_err(read)?;
+    for info in deployments {
+        let id = &info.deployment_id;
         if info.status != "Ready" {
             statuses.push(format!("CodeDeploy deployment {id} is {}", info.status));
             continue;
@@ -335,7 +323,7 @@ pub(super) async fn find_ready(
             ctx,
             (name, service),
             several,
-            &id,
+            id,
             info.description.as_deref(),
         );
     }

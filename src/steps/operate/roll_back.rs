@@ -4,8 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::resume::nothing_to_continue;
-use super::{Ctx, aws_error, revision_of, settings, under_way};
+use super::{Ctx, aws_error, revision_of, settings, under_way, unfinished_code_deploy};
 use crate::aws::codedeploy::CodeDeploy;
 use crate::aws::ecs::{Ecs, Lookup};
 use crate::config::Config;
@@ -310,30 +309,23 @@ pub(super) async fn rollback_code_deploy(
     name: &str,
     service: &Service,
 ) -> Result<String, Error> {
-    let (Some(cd), Some(target)) = (ctx.cd, ctx.targets.iter().find(|t| t.service == name)) else {
-        return Err(nothing_to_continue(
-            name,
-            "no CodeDeploy deployment group was found",
-        ));
+    let Some((cd, target, deployments)) = unfinished_code_deploy(ctx, name).await? else {
+        return Err(Error::Operate {
+            verdict: format!(
+                "cannot roll back {}: no CodeDeploy deployment group was found for it",
+                short(name)
+            ),
+            details: Vec::new(),
+            hints: vec![
+                "set CODEDEPLOY_APPLICATION and CODEDEPLOY_DEPLOYMENT_GROUP to the group that deploys the service".into(),
+            ],
+        });
     };
-    let read = |err| {
-        aws_error(
-            format!("reading the CodeDeploy deployments of {name}"),
-            err,
-            Changed::Nothing,
-        )
-    };
-    let group = &target.group;
-    let ids = cd
-        .unfinished_deployments(&group.application_name, &group.deployment_group_name)
-        .await
-        .map_err(read)?;
-    // The list can lag behind a status change: read each one.
-    for id in ids {
-        let info = cd.deployment(&id).await.map_err(read)?;
-        if crate::aws::codedeploy::IN_PROGRESS_STATUSES.contains(&info.status.as_str()) {
-            return stop_code_deploy(ctx, cd, name, &id).await;
-        }
+    if let Some(info) = deployments
+        .iter()
+        .find(|info| crate::aws::codedeploy::IN_PROGRESS_STATUSES.contains(&info.status.as_str()))
+    {
+        return stop_code_deploy(ctx, cd, name, &info.deployment_id).await;
     }
     redeploy_code_deploy(ctx, cd, target, service).await
 }
