@@ -123,9 +123,7 @@ fn print_policies(config: &Config, report: &Reporter, out: &mut dyn std::io::Wri
     };
     let policies = rules::policy::build(config, td.as_ref(), claims.as_ref());
     let doc = serde_json::json!({"permissionPolicy": policies.permissions, "trustPolicy": policies.trust});
-    for note in &policies.notes {
-        report.warn(note);
-    }
+    report.warn_all(&policies.notes);
     match serde_json::to_string_pretty(&doc) {
         Ok(text) if writeln!(out, "{text}").is_ok() => error::EXIT_OK,
         _ => error::EXIT_NOTHING_CHANGED,

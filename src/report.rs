@@ -83,6 +83,13 @@ impl Reporter {
         self.line(&self.paint(YELLOW, &format!("  ! {text}")));
     }
 
+    /// One [`Reporter::warn`] line for each of `texts`.
+    pub fn warn_all(&self, texts: &[String]) {
+        for text in texts {
+            self.warn(text);
+        }
+    }
+
     /// `  event: text`: a service event from ECS, dimmed.
     pub fn event(&self, text: &str) {
         self.line(&format!("  {}", self.paint(DIM, text)));

@@ -37,9 +37,7 @@ pub async fn deploy(
 ) -> Result<String, Error> {
     let started = Instant::now();
     record::begin(config, record);
-    for warning in &config.warnings {
-        report.warn(warning);
-    }
+    report.warn_all(&config.warnings);
     // Credentials.
     let credentials = sts::credentials(config, report).await?;
     let (ecs, logs) = clients(config, &credentials);
@@ -108,11 +106,8 @@ pub async fn deploy(
         };
         return after::finish(&ecs, config, &credentials, &done, report, record).await;
     }
-    let mut error = verdict::failure(&watches);
-    if config.wait.rollback_on_failure {
-        error = rollback::roll_back(&ecs, &logs, config, &settings, &updated, report, error).await;
-    }
-    Err(error)
+    let error = verdict::failure(&watches);
+    Err(rollback::roll_back(&ecs, &logs, config, &settings, &updated, report, error).await)
 }
 
 /// The ECS client, and the CloudWatch Logs readers (their clients are built only when a log

@@ -23,8 +23,9 @@ use crate::steps::blue_green::{self, Following, Target};
 use crate::steps::follow::{self, Outcome, Watch, short};
 use crate::steps::rollback_read_back;
 
-/// Rolls back what `updated` changed and returns `error` with the outcome added. `settings`
-/// are the ones the failed deploy was followed with.
+/// With `ROLLBACK_ON_FAILURE`, rolls back what `updated` changed and returns `error` with the
+/// outcome added; without it, returns `error` as it is. `settings` are the ones the failed
+/// deploy was followed with.
 pub async fn roll_back(
     ecs: &Ecs,
     logs: &LogReaders,
@@ -34,6 +35,9 @@ pub async fn roll_back(
     report: &Reporter,
     error: Error,
 ) -> Error {
+    if !config.wait.rollback_on_failure {
+        return error;
+    }
     // CodeDeploy services are rolled back through the client their deployments were followed with.
     let cd = settings.codedeploy.as_ref();
     let several = updated.len() > 1;
@@ -264,39 +268,8 @@ async fn roll(
     let mut lines = Vec::new();
     let mut watches = redeploys;
     for u in to_roll {
-        let started = match ecs
-            .update_service(
-                &config.target.cluster,
-                &u.name,
-                Some(&u.previous),
-                false,
-                None,
-            )
-            .await
-        {
-            Ok(service) => Ok((apply::our_deployment(&service, &u.previous), service)),
-            // No definite answer: read the service back before saying anything.
-            Err(err) if err.is_ambiguous() => {
-                rollback_read_back::settle(ecs, &config.target.cluster, u, err, report).await
-            }
-            Err(err) => Err(format!(
-                "the rollback of {} to {} could not start: {err}",
-                short(&u.name),
-                revision_name(&u.previous)
-            )),
-        };
-        match started {
-            Ok((deployment_id, service)) => watches.push(Watch::new(
-                &u.name,
-                Tracked {
-                    deployment_id,
-                    task_definition: u.previous.clone(),
-                    previous_task_definition: u.target.clone(),
-                },
-                service.current_service_deployment.clone(),
-                &service.events,
-                several,
-            )),
+        match update_back(ecs, config, u, several, report).await {
+            Ok(watch) => watches.push(watch),
             Err(line) => lines.push(line),
         }
     }
@@ -310,30 +283,79 @@ async fn roll(
     };
     let followed = follow::follow(ecs, logs, &settings, &mut watches, report).await;
     for watch in &watches {
-        let name = short(&watch.name);
-        let previous = revision_name(&watch.tracked.task_definition);
-        lines.push(match (&followed, &watch.outcome) {
-            (_, Some(Outcome::Succeeded { .. })) if !several => {
-                format!("rolled back: the service runs {previous} again")
-            }
-            (_, Some(Outcome::Succeeded { .. })) => {
-                format!("rolled back: {name} runs {previous} again")
-            }
-            (_, Some(Outcome::Paused(p))) => format!(
-                "the rollback of {name} to {previous} waits for a person {}",
-                crate::rules::operate::pause_words(p)
-            ),
-            (_, Some(Outcome::Failed(r) | Outcome::TimedOut(r))) => format!(
-                "the rollback of {name} to {previous} did not complete either: {}",
-                r.verdict
-            ),
-            (Err(e), None) => {
-                format!("the rollback of {name} to {previous} did not complete either: {e}")
-            }
-            (Ok(()), None) => format!("the rollback of {name} to {previous} has no verdict"),
-        });
+        lines.push(rollback_line(&followed, watch, several));
     }
     lines
+}
+
+/// Updates `u`'s service back to the revision it ran before, and returns the watch that follows
+/// that update; or the line that says why it could not start.
+async fn update_back(
+    ecs: &Ecs,
+    config: &Config,
+    u: &Updated,
+    several: bool,
+    report: &Reporter,
+) -> Result<Watch, String> {
+    let started = match ecs
+        .update_service(
+            &config.target.cluster,
+            &u.name,
+            Some(&u.previous),
+            false,
+            None,
+        )
+        .await
+    {
+        Ok(service) => Ok((apply::our_deployment(&service, &u.previous), service)),
+        // No definite answer: read the service back before saying anything.
+        Err(err) if err.is_ambiguous() => {
+            rollback_read_back::settle(ecs, &config.target.cluster, u, err, report).await
+        }
+        Err(err) => Err(format!(
+            "the rollback of {} to {} could not start: {err}",
+            short(&u.name),
+            revision_name(&u.previous)
+        )),
+    };
+    let (deployment_id, service) = started?;
+    Ok(Watch::new(
+        &u.name,
+        Tracked {
+            deployment_id,
+            task_definition: u.previous.clone(),
+            previous_task_definition: u.target.clone(),
+        },
+        service.current_service_deployment.clone(),
+        &service.events,
+        several,
+    ))
+}
+
+/// How one followed rollback ended, in one line.
+fn rollback_line(followed: &Result<(), Error>, watch: &Watch, several: bool) -> String {
+    let name = short(&watch.name);
+    let previous = revision_name(&watch.tracked.task_definition);
+    match (followed, &watch.outcome) {
+        (_, Some(Outcome::Succeeded { .. })) if !several => {
+            format!("rolled back: the service runs {previous} again")
+        }
+        (_, Some(Outcome::Succeeded { .. })) => {
+            format!("rolled back: {name} runs {previous} again")
+        }
+        (_, Some(Outcome::Paused(p))) => format!(
+            "the rollback of {name} to {previous} waits for a person {}",
+            crate::rules::operate::pause_words(p)
+        ),
+        (_, Some(Outcome::Failed(r) | Outcome::TimedOut(r))) => format!(
+            "the rollback of {name} to {previous} did not complete either: {}",
+            r.verdict
+        ),
+        (Err(e), None) => {
+            format!("the rollback of {name} to {previous} did not complete either: {e}")
+        }
+        (Ok(()), None) => format!("the rollback of {name} to {previous} has no verdict"),
+    }
 }
 
 /// The failure with the rollback's lines added to its details and, when a rollback ran, its
