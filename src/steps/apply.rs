@@ -446,6 +446,18 @@ enum Settled {
 
 /// After an UpdateService without a definite answer: DescribeServices, and follow what it
 /// shows. `Ok` when the update happened (the deployment to follow and the service as read).
+/// DescribeServices after a write without a definite answer: the service, or what the read
+/// found instead, in words.
+pub async fn reread(ecs: &Ecs, cluster: &str, name: &str) -> Result<Service, String> {
+    match ecs.describe_service(cluster, name).await {
+        Ok(Lookup::Found(service)) => Ok(*service),
+        Ok(Lookup::Missing | Lookup::NoCluster) => {
+            Err("DescribeServices no longer finds the service".into())
+        }
+        Err(read) => Err(format!("reading the service back failed too ({read})")),
+    }
+}
+
 async fn settle_lost_update(
     ecs: &Ecs,
     cluster: &str,
@@ -458,19 +470,12 @@ async fn settle_lost_update(
         "{}: {err}; the update may have happened all the same, so reading the service back",
         s.name
     ));
-    let service = match ecs.describe_service(cluster, &s.name).await {
-        Ok(Lookup::Found(service)) => *service,
-        Ok(Lookup::Missing | Lookup::NoCluster) => {
+    let service = match reread(ecs, cluster, &s.name).await {
+        Ok(service) => service,
+        Err(found) => {
             return Err(Settled::Read {
                 err,
-                found: "DescribeServices no longer finds the service".into(),
-                applied: None,
-            });
-        }
-        Err(read) => {
-            return Err(Settled::Read {
-                err,
-                found: format!("reading the service back failed too ({read})"),
+                found,
                 applied: None,
             });
         }

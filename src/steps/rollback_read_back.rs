@@ -5,11 +5,11 @@
 //! other read says in the verdict what it showed, never "rolled back" or "not rolled back" on a
 //! guess.
 
-use crate::aws::ecs::{Ecs, Lookup};
+use crate::aws::ecs::Ecs;
 use crate::error::AwsError;
 use crate::report::Reporter;
 use crate::rules::rollout::{Service, revision_name};
-use crate::steps::apply::{ReadBack, Updated, Wanted, read_back};
+use crate::steps::apply::{ReadBack, Updated, Wanted, read_back, reread};
 use crate::steps::follow::short;
 
 /// Reads the service back after the rollback's UpdateService failed ambiguously with `err`.
@@ -32,19 +32,9 @@ pub async fn settle(
             "the rollback of {name} to {previous} may or may not have started: {err}; {found}; look at its Deployments tab"
         )
     };
-    let service = match ecs.describe_service(cluster, &u.name).await {
-        Ok(Lookup::Found(service)) => *service,
-        Ok(Lookup::Missing | Lookup::NoCluster) => {
-            return Err(may_or_may_not(
-                "DescribeServices no longer finds the service".into(),
-            ));
-        }
-        Err(read) => {
-            return Err(may_or_may_not(format!(
-                "reading the service back failed too ({read})"
-            )));
-        }
-    };
+    let service = reread(ecs, cluster, &u.name)
+        .await
+        .map_err(may_or_may_not)?;
     // The previous revision is never the one the failed deploy started (such services need
     // no rollback), so the rollback shows as the PRIMARY deployment running it; the time it
     // was sent only matters for a restart.
